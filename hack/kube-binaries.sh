@@ -54,14 +54,18 @@ build_kube() {
   [[ -n "$mods" ]] || fail "kubernetes: list staging modules"
   for m in $mods; do go mod edit -replace="$m=$m@$staging"; done
   step "kubernetes: resolving modules (replacing $(echo "$mods" | wc -l) staging modules with $staging)"
-  go get "k8s.io/kubernetes@$KUBE_VERSION" >/dev/null 2>&1 || go get "k8s.io/kubernetes@$KUBE_VERSION" || fail "kubernetes: go get"
+  local cmds="kube-apiserver kube-controller-manager kube-scheduler kubectl" pkgs=""
+  for cmd in $cmds; do pkgs="$pkgs k8s.io/kubernetes/cmd/$cmd@$KUBE_VERSION"; done
+  # go get on the command packages (not just the module) records go.sum for all they import.
+  # shellcheck disable=SC2086
+  go get $pkgs || fail "kubernetes: go get (module resolution)"
   local date ld=""
   date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld="$ld -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
     ld="$ld -X $pkg.gitCommit=$KUBE_VERSION -X $pkg.gitTreeState=clean -X $pkg.buildDate=$date"
   done
-  for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+  for cmd in $cmds; do
     [[ -x "$bin/$cmd" ]] && { step "$cmd: already built"; continue; }
     step "$cmd: building"
     go build -tags selinux,notest,grpcnotrace -ldflags "-s -w $ld" -o "$bin/$cmd.tmp" \

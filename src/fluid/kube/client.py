@@ -11,6 +11,7 @@ aiohttp session with orjson-encoded bodies, and responses come back as plain dic
 from __future__ import annotations
 
 import asyncio
+import builtins
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -52,7 +53,7 @@ class KubeClient:
         self, api_client: k8s_client.ApiClient, *, timeout: float = 30.0, attempts: int = 5
     ) -> None:
         self._api = api_client
-        self._host = api_client.configuration.host.rstrip("/")
+        self._host = str(api_client.configuration.host).rstrip("/")
         self._timeout = timeout
         self._attempts = attempts
 
@@ -67,7 +68,9 @@ class KubeClient:
         except (k8s_config.ConfigException, FileNotFoundError, TypeError):
             if kubeconfig:
                 raise
-            k8s_config.load_incluster_config(client_configuration=configuration)
+            k8s_config.load_incluster_config(  # type: ignore[no-untyped-call]
+                client_configuration=configuration
+            )
         configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize, 64)
         return cls(k8s_client.ApiClient(configuration), **kwargs)
 
@@ -186,9 +189,9 @@ class KubeClient:
 
     async def list_all(
         self, res: Resource, namespace: str | None = None, *, page_size: int = 500, **kwargs: Any
-    ) -> tuple[list[dict[str, Any]], str]:
+    ) -> tuple[builtins.list[dict[str, Any]], str]:
         """Every item across pages, and the list's resourceVersion to watch from."""
-        items: list[dict[str, Any]] = []
+        items: builtins.list[dict[str, Any]] = []
         token: str | None = None
         while True:
             page = await self.list(
@@ -305,7 +308,7 @@ class KubeClient:
         res: Resource,
         name: str,
         namespace: str | None,
-        ops: list[dict[str, Any]],
+        ops: builtins.list[dict[str, Any]],
         *,
         subresource: str | None = None,
     ) -> dict[str, Any]:

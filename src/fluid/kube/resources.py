@@ -11,16 +11,16 @@ from typing import Any
 import attrs
 
 __all__ = [
-    "CLUSTER_ROLE_BINDINGS",
     "CLUSTER_ROLES",
+    "CLUSTER_ROLE_BINDINGS",
     "CONFIGMAPS",
     "CRDS",
+    "CRONJOBS",
     "CSI_DRIVERS",
     "DAEMONSETS",
     "DEPLOYMENTS",
     "EVENTS",
     "JOBS",
-    "CRONJOBS",
     "LEASES",
     "MUTATING_WEBHOOKS",
     "NAMESPACES",
