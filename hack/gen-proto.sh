@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Generate the CSI gRPC stubs (csi_pb2.py, csi_pb2.pyi, csi_pb2_grpc.py) from proto/csi.proto
-# into src/fluid/csi/proto/, for development and CI. setup.py runs the same generation
-# (fluid_build.generate_csi_stubs is not shared on purpose: this script must work before
-# anything is installed). The stubs are gitignored; run this after editing the proto.
+# into src/fluid/csi/proto/, for development and CI. setup.py runs the same protoc call
+# at build/install time; this script needs only grpcio-tools, not an installed package.
+# The stubs are gitignored; run this after editing the proto.
 #
 # Usage: hack/gen-proto.sh [python]   (default: .venv/bin/python, else python3)
 set -euo pipefail
