@@ -1,6 +1,7 @@
-"""A manually stepped ``ratelimit.Clock`` for tests: time moves only when a test says so.
+"""Test support for the work queue: a manually stepped clock and loop-turn helpers.
 
-Timers fire inside ``step``, in time order, each seeing ``now()`` equal to its own due
+``VirtualClock`` satisfies ``fluid.reconcile.ratelimit.Clock`` but time moves only when a
+test calls ``step``. Timers fire inside ``step``, in time order, each seeing ``now()`` equal to its own due
 time, so delayed adds become visible synchronously and tests need no real sleeps.
 """
 
@@ -67,3 +68,20 @@ class VirtualClock:
     def pending(self) -> int:
         """Timers armed and not cancelled."""
         return sum(1 for _, _, timer in self._timers if not timer.cancelled)
+
+
+async def still_blocked(task: asyncio.Task[object], *, turns: int = 20) -> bool:
+    """Let the loop run ``turns`` times, then report whether ``task`` is still pending."""
+    for _ in range(turns):
+        await asyncio.sleep(0)
+    return not task.done()
+
+
+async def eventually(predicate: Callable[[], bool], *, timeout: float = 5.0) -> None:
+    """Yield to the loop until ``predicate()`` holds; fail after ``timeout`` real seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met within the deadline")
+        await asyncio.sleep(0)
