@@ -285,7 +285,7 @@ class WorkQueue(Generic[K]):
     def _observe_add(self, key: K) -> None:
         self._metrics.add()
         self._metrics.depth(len(self._dirty))
-        self._added_at.setdefault(key, self._clock.now())
+        self._added_at[key] = self._clock.now()
 
     def _observe_get(self, key: K) -> None:
         now = self._clock.now()

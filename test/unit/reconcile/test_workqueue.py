@@ -287,6 +287,17 @@ async def test_drain_waits_for_a_dirty_key_to_be_processed_again() -> None:
         await queue.get()
 
 
+async def test_drain_waits_for_queued_keys_not_only_processing_ones() -> None:
+    queue = workqueue.WorkQueue[str]()
+    queue.add("foo")
+    drain = asyncio.ensure_future(queue.shut_down_with_drain())
+    assert await still_blocked(drain)
+    key = await asyncio.wait_for(queue.get(), timeout=5)
+    assert await still_blocked(drain)
+    queue.done(key)
+    await asyncio.wait_for(drain, timeout=5)
+
+
 async def test_drain_of_an_idle_queue_returns_at_once() -> None:
     queue = workqueue.WorkQueue[str]()
     await asyncio.wait_for(queue.shut_down_with_drain(), timeout=5)
