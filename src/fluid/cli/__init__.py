@@ -1,1 +1,1 @@
-"""cli."""
+"""Entry points: ``fluid-controller-manager`` and ``fluid-csi``; the composition roots."""

@@ -132,7 +132,7 @@ class KubeClient:
         retrying = tenacity.AsyncRetrying(
             retry=tenacity.retry_if_exception(_retryable),
             stop=tenacity.stop_after_attempt(self._attempts),
-            wait=tenacity.wait_exponential_jitter(initial=0.1, max=2.0),
+            wait=tenacity.wait_exponential_jitter(multiplier=0.1, max=2.0),
             reraise=True,
         )
         async for attempt in retrying:

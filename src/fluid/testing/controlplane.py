@@ -221,6 +221,15 @@ class LocalControlPlane:
         if not self.keep_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
+    def compact_etcd(self, revision: int) -> None:
+        """Compact etcd's history up to ``revision`` (an object's resourceVersion)."""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.etcd_port}/v3/kv/compaction",
+            data=orjson.dumps({"revision": str(revision), "physical": True}), method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            resp.read()
+
     def tail_logs(self, lines: int = 40) -> str:
         """The end of each component's log, for failure reports."""
         out = []
@@ -302,6 +311,8 @@ class LocalControlPlane:
             f"--kubelet-client-key={pki_dir / 'admin.key'}",
             "--max-requests-inflight=0", "--max-mutating-requests-inflight=0",
             "--enable-priority-and-fairness=false",
+            # PodTemplates skip the watch cache so tests can see etcd compaction as 410 Gone.
+            "--watch-cache-sizes=podtemplates#0",
         ])
         self._write_kubeconfig()
         self._wait(lambda: self._api_ok("/readyz"), timeout, "kube-apiserver /readyz",
@@ -382,6 +393,14 @@ class LocalControlPlane:
         self, method: str, path: str, body: dict[str, Any] | None = None,
         ok: tuple[int, ...] = (200,),
     ) -> dict[str, Any]:
+        raw = self._raw(method, path, body, ok)
+        result: dict[str, Any] = orjson.loads(raw or b"{}")
+        return result
+
+    def _raw(
+        self, method: str, path: str, body: dict[str, Any] | None = None,
+        ok: tuple[int, ...] = (200,),
+    ) -> bytes:
         data = orjson.dumps(body) if body is not None else None
         request = urllib.request.Request(
             self.server + path, data=data, method=method,
@@ -389,16 +408,16 @@ class LocalControlPlane:
         )
         try:
             with urllib.request.urlopen(request, context=self._ssl(), timeout=10) as resp:
-                result: dict[str, Any] = orjson.loads(resp.read() or b"{}")
-                return result
+                payload: bytes = resp.read()
+                return payload
         except urllib.error.HTTPError as err:
             if err.code in ok:
-                return {}
+                return b""
             raise ControlPlaneError(f"{method} {path}: {err.code} {err.read()[:300]!r}") from err
 
     def _api_ok(self, path: str) -> bool:
         try:
-            self._api("GET", path)
+            self._raw("GET", path)
         except (ControlPlaneError, urllib.error.URLError):
             return False
         return True
