@@ -29,6 +29,13 @@ cannot forget to check the flag. The same choice as ``asyncio.Queue.get`` raisin
         finally:
             queue.done(key)
 
+Deliberate differences from client-go, each closing a gap it leaves open:
+``shut_down_with_drain`` also waits for queued keys (a dirty key pushed back by ``done``
+is processed before it returns, not abandoned mid-drain); ``done`` of a key that is not
+being processed is ignored with a warning (client-go would queue it a second time);
+retries are counted by ``add_rate_limited`` only, so periodic ``add_after`` resyncs do not
+look like failures; no 10 s heartbeat, as a single clock timer cannot be lost.
+
 Everything runs in one event loop and nothing here is thread-safe. Keys are hashable
 values (the framework uses ``"namespace/name"`` strings). Never touches the Kubernetes
 API, never imports Prometheus (``QueueMetrics`` is the hook; ``NO_METRICS`` the default).
@@ -189,7 +196,7 @@ class WorkQueue(Generic[K]):
         """
         while not self._queue:
             if self._shutting_down:
-                raise ShutDown
+                raise ShutDown(self.name)
             await self._wait_for_key()
         key = self._queue.popleft()
         self._processing.add(key)
@@ -199,7 +206,10 @@ class WorkQueue(Generic[K]):
         return key
 
     def done(self, key: K) -> None:
-        """Finish processing ``key``; if it was added meanwhile, queue it again."""
+        """Finish processing ``key``; if it was added meanwhile, queue it again.
+
+        A key that is not being processed is ignored (with a warning), never queued twice.
+        """
         if key not in self._processing:
             log.warning("workqueue_done_without_get", queue=self.name, key=repr(key))
             return
