@@ -22,6 +22,7 @@ from collections.abc import Callable, Hashable
 from typing import Protocol, TypeVar
 
 __all__ = [
+    "LOOP_CLOCK",
     "BucketRateLimiter",
     "Clock",
     "ItemExponentialFailureRateLimiter",
