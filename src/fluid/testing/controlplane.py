@@ -328,7 +328,7 @@ class LocalControlPlane:
             f"--root-ca-file={pki_dir / 'ca.crt'}", "--use-service-account-credentials=false",
             "--bind-address=127.0.0.1", f"--secure-port={free_port()}",
             "--kube-api-qps=500", "--kube-api-burst=1000",
-            "--controllers=*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service-lb-controller",
+            "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller",
             f"--authentication-kubeconfig={self.kubeconfig}",
             f"--authorization-kubeconfig={self.kubeconfig}",
         ])
@@ -352,6 +352,7 @@ class LocalControlPlane:
             f"--tls-cert-file={pki_dir / 'kwok.crt'}",
             f"--tls-private-key-file={pki_dir / 'kwok.key'}",
             "--cidr=10.244.0.0/16", "--node-lease-duration-seconds=40",
+            f"--config={Path(__file__).parent / 'data' / 'kwok-stages.yaml'}",
         ])
 
     # -- helpers ---------------------------------------------------------------------------------
