@@ -56,6 +56,7 @@ class KubeClient:
         self._host = str(api_client.configuration.host).rstrip("/")
         self._timeout = timeout
         self._attempts = attempts
+        self._discovered: dict[tuple[str, str], Resource] = {}
 
     @classmethod
     async def connect(cls, kubeconfig: str | None = None, **kwargs: Any) -> KubeClient:
@@ -252,6 +253,33 @@ class KubeClient:
                     line, buffer = buffer[:newline], buffer[newline + 1 :]
                     if line.strip():
                         yield _watch_event(line)
+
+    async def discover(self, api_version: str, kind: str) -> Resource:
+        """The Resource serving ``kind`` in ``api_version``, from the server's discovery (cached).
+
+        For tools that apply arbitrary manifests; controllers name their Resources directly.
+        """
+        cache_key = (api_version, kind)
+        if cache_key not in self._discovered:
+            path = f"/apis/{api_version}" if "/" in api_version else f"/api/{api_version}"
+            listing = await self._json("GET", path)
+            for entry in listing.get("resources") or ():
+                if entry.get("kind") == kind and "/" not in entry.get("name", ""):
+                    group, _, version = api_version.rpartition("/")
+                    self._discovered[cache_key] = Resource(
+                        group, version, entry["name"], kind, bool(entry.get("namespaced"))
+                    )
+                    break
+            else:
+                raise errors.NotFound(404, "NotFound", f"no kind {kind} in {api_version}")
+        return self._discovered[cache_key]
+
+    async def apply_manifest(self, obj: dict[str, Any], *, namespace: str | None = None) -> dict[str, Any]:
+        """Server-side apply of any manifest, its Resource found by discovery."""
+        res = await self.discover(str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
+        if res.namespaced and namespace and not obj.get("metadata", {}).get("namespace"):
+            obj = {**obj, "metadata": {**obj.get("metadata", {}), "namespace": namespace}}
+        return await self.apply(obj, res=res)
 
     # -- writes ------------------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ __all__ = [
     "annotations_changed",
     "generation_changed",
     "labels_changed",
+    "owner_mapper",
 ]
 
 log = structlog.get_logger(__name__)

@@ -206,15 +206,14 @@ class LocalControlPlane:
             self._nodes_created += 1
             names.append(name)
         self._wait(
-            lambda: all(self._node_ready(n) for n in names), timeout, f"{count} kwok nodes Ready",
-            "kwok",
+            lambda: set(names) <= self._ready_nodes(), timeout, f"{count} kwok nodes Ready", "kwok"
         )
         return names
 
     def stop(self) -> None:
         """SIGTERM every process we started (reverse order), SIGKILL stragglers, remove workdir."""
         for proc in reversed(self._processes):
-            _terminate(proc.popen)
+            terminate(proc.popen)
         self._processes.clear()
         etcd_data = self._etcd_data_dir()
         shutil.rmtree(etcd_data, ignore_errors=True)
@@ -423,10 +422,16 @@ class LocalControlPlane:
             return False
         return True
 
-    def _node_ready(self, name: str) -> bool:
-        node = self._api("GET", f"/api/v1/nodes/{name}")
-        conditions = (node.get("status") or {}).get("conditions") or []
-        return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    def _ready_nodes(self) -> set[str]:
+        nodes = self._api("GET", "/api/v1/nodes").get("items") or []
+        return {
+            node["metadata"]["name"]
+            for node in nodes
+            if any(
+                c.get("type") == "Ready" and c.get("status") == "True"
+                for c in (node.get("status") or {}).get("conditions") or []
+            )
+        }
 
 
 def _http_ok(url: str) -> bool:
@@ -444,7 +449,7 @@ def _tail(path: Path, lines: int = 30) -> str:
         return "(no log)"
 
 
-def _terminate(popen: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+def terminate(popen: subprocess.Popen[bytes], grace: float = 10.0) -> None:
     if popen.poll() is not None:
         return
     with contextlib.suppress(ProcessLookupError):
