@@ -1,0 +1,100 @@
+"""Kubernetes Events on the pods whose volumes the plugin repaired: ``PodEvents``.
+
+Owns finding the pod from a kubelet target path
+(``<kubelet>/pods/<uid>/volumes/kubernetes.io~csi/<pv>/mount``) and creating one core/v1
+Event about it. Never fails its caller: a pod that cannot be found, or an API error, is
+logged and dropped, because an Event is a courtesy and recovery must go on without it.
+Called by ``fluid.csi.recovery``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import uuid
+from typing import Any, Protocol
+
+import structlog
+
+from fluid.kube import KubeClient, resources
+from fluid.kube import errors as kube_errors
+
+__all__ = ["KubePodEvents", "NoopPodEvents", "PodEvents", "pod_uid_of"]
+
+log = structlog.get_logger(__name__)
+
+COMPONENT = "fluid-csi"
+_POD_UID = re.compile(r"/pods/([0-9a-fA-F-]{36})/(?:volumes|volume-subpaths)/")
+
+
+def pod_uid_of(target_path: str) -> str | None:
+    """The pod UID in a kubelet volume path, or None for any other path."""
+    match = _POD_UID.search(target_path)
+    return match.group(1) if match else None
+
+
+class PodEvents(Protocol):
+    async def record(self, *, target_path: str, reason: str, message: str, warning: bool) -> None:
+        """Record an Event on the pod that owns ``target_path``, if there is one."""
+
+
+class NoopPodEvents:
+    async def record(self, *, target_path: str, reason: str, message: str, warning: bool) -> None:
+        log.debug("pod_event_skipped", target=target_path, reason=reason)
+
+
+class KubePodEvents:
+    """Finds pods among those bound to this node and creates Events for them."""
+
+    def __init__(self, kube: KubeClient, *, node: str) -> None:
+        self._kube = kube
+        self._node = node
+
+    async def record(self, *, target_path: str, reason: str, message: str, warning: bool) -> None:
+        uid = pod_uid_of(target_path)
+        if uid is None:
+            log.info("pod_event_no_pod", target=target_path, reason=reason)
+            return
+        try:
+            pod = await self._find_pod(uid)
+            if pod is None:
+                log.info("pod_event_pod_not_found", uid=uid, reason=reason)
+                return
+            await self._kube.create(self._event(pod, reason, message, warning))
+        except kube_errors.ApiError as exc:
+            log.warning("pod_event_failed", uid=uid, reason=reason, error=str(exc))
+            return
+        log.info("pod_event_recorded", uid=uid, reason=reason)
+
+    async def _find_pod(self, uid: str) -> dict[str, Any] | None:
+        pods, _ = await self._kube.list_all(
+            resources.PODS, field_selector=f"spec.nodeName={self._node}"
+        )
+        return next((p for p in pods if p.get("metadata", {}).get("uid") == uid), None)
+
+    def _event(
+        self, pod: dict[str, Any], reason: str, message: str, warning: bool
+    ) -> dict[str, Any]:
+        meta = pod["metadata"]
+        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {
+                "name": f"{meta['name']}.{uuid.uuid4().hex[:16]}",
+                "namespace": meta["namespace"],
+            },
+            "involvedObject": {
+                "apiVersion": "v1", "kind": "Pod", "name": meta["name"],
+                "namespace": meta["namespace"], "uid": meta["uid"],
+            },
+            "reason": reason,
+            "message": message,
+            "type": "Warning" if warning else "Normal",
+            "source": {"component": COMPONENT, "host": self._node},
+            "reportingComponent": COMPONENT,
+            "reportingInstance": self._node,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }

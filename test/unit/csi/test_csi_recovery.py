@@ -1,0 +1,111 @@
+"""FUSE recovery decisions and the sweep, against the simulated mount namespace."""
+
+from __future__ import annotations
+
+import csiunit
+import pytest
+
+from fluid.csi import mounts, recovery
+
+Action = recovery.RecoveryAction
+PathState = mounts.PathState
+
+
+@pytest.mark.parametrize(
+    ("mounted", "target_state", "source_ready", "expected"),
+    [
+        (False, PathState.MISSING, True, Action.SKIP),
+        (False, PathState.OK, True, Action.SKIP),
+        (True, PathState.OK, False, Action.HEALTHY),
+        (True, PathState.BROKEN, False, Action.WAIT),
+        (True, PathState.HUNG, False, Action.WAIT),
+        (True, PathState.BROKEN, True, Action.REBIND),
+        (True, PathState.HUNG, True, Action.REBIND),
+    ],
+)
+def test_plan_recovery(
+    mounted: bool, target_state: PathState, source_ready: bool, expected: Action
+) -> None:
+    action = recovery.plan_recovery(
+        target_mounted=mounted, target_state=target_state, source_ready=source_ready
+    )
+    assert action is expected
+
+
+def _sweeper(plugin: csiunit.Plugin, events: csiunit.RecordingEvents) -> recovery.Recovery:
+    return recovery.Recovery(
+        mounter=plugin.mounter, store=plugin.store, locks=plugin.locks, events=events,
+        period=0.01,
+    )
+
+
+async def test_sweep_rebinds_once_the_fuse_client_is_back(plugin: csiunit.Plugin) -> None:
+    events = csiunit.RecordingEvents()
+    sweeper = _sweeper(plugin, events)
+    plugin.mounter.start_fuse(plugin.fluid_path)
+    target = plugin.target()
+    await plugin.publish(target, readonly=True)
+    assert await sweeper.sweep() == {target: Action.HEALTHY}
+
+    plugin.mounter.kill_fuse(plugin.fluid_path)
+    assert await sweeper.sweep() == {target: Action.WAIT}
+    # The FUSE pod restarts: it clears its dead mount point and mounts again.
+    await plugin.mounter.unmount(plugin.fluid_path)
+    assert await sweeper.sweep() == {target: Action.WAIT}  # an empty dir is not the dataset
+    new_dev = plugin.mounter.start_fuse(plugin.fluid_path)
+    assert await sweeper.sweep() == {target: Action.REBIND}
+
+    stack = plugin.mounter.table_now().stack(target)
+    assert [(e.dev, e.read_only) for e in stack] == [(new_dev, True)]
+    assert await plugin.mounter.probe(target) is PathState.OK
+    assert await sweeper.sweep() == {target: Action.HEALTHY}
+    assert [(e["target"], e["reason"], e["warning"]) for e in events.recorded] == [
+        (target, "FuseRecoverSucceed", False)
+    ]
+
+
+async def test_sweep_reports_a_failed_rebind_once(plugin: csiunit.Plugin) -> None:
+    events = csiunit.RecordingEvents()
+    sweeper = _sweeper(plugin, events)
+    plugin.mounter.start_fuse(plugin.fluid_path)
+    await plugin.publish(plugin.target())
+    plugin.mounter.kill_fuse(plugin.fluid_path)
+    await plugin.mounter.unmount(plugin.fluid_path)
+    plugin.mounter.start_fuse(plugin.fluid_path)
+
+    async def refuse(*, source: str, target: str, readonly: bool) -> None:
+        from fluid.csi import errors
+
+        raise errors.MountError("mount --bind failed (32): permission denied")
+
+    plugin.mounter.bind = refuse  # type: ignore[method-assign]
+    await sweeper.sweep()
+    await sweeper.sweep()
+    assert [(e["reason"], e["warning"]) for e in events.recorded] == [("FuseRecoverFailed", True)]
+    assert "permission denied" in events.recorded[0]["message"]
+
+
+async def test_sweep_leaves_unpublished_targets_alone(plugin: csiunit.Plugin) -> None:
+    events = csiunit.RecordingEvents()
+    plugin.mounter.start_fuse(plugin.fluid_path)
+    await plugin.publish(plugin.target())
+    await plugin.unpublish(plugin.target())
+    assert await _sweeper(plugin, events).sweep() == {}
+    assert events.recorded == []
+
+
+async def test_run_sweeps_periodically(plugin: csiunit.Plugin) -> None:
+    import asyncio
+
+    events = csiunit.RecordingEvents()
+    plugin.mounter.start_fuse(plugin.fluid_path)
+    await plugin.publish(plugin.target())
+    plugin.mounter.kill_fuse(plugin.fluid_path)
+    await plugin.mounter.unmount(plugin.fluid_path)
+    task = asyncio.ensure_future(_sweeper(plugin, events).run())
+    try:
+        plugin.mounter.start_fuse(plugin.fluid_path)
+        await csiunit.wait_until(lambda: bool(events.recorded))
+    finally:
+        task.cancel()
+    assert await plugin.mounter.probe(plugin.target()) is PathState.OK
