@@ -88,20 +88,12 @@ def _raw_object(value: Any, _: Any) -> dict[str, Any]:
     return value
 
 
-def _enum_hook(cls: type[enum.Enum]) -> Callable[[Any, Any], enum.Enum]:
-    allowed = ", ".join(f'"{m.value}"' for m in cls)
-
-    def structure_enum(value: Any, _: Any) -> enum.Enum:
-        try:
-            return cls(_expect(str, value))
-        except ValueError:
-            raise ValueError(f"unsupported value {value!r}: supported values: {allowed}") from None
-
-    return structure_enum
-
-
-def _is_exactly(kind: type) -> Callable[[Any], bool]:
-    return lambda tp: tp is kind
+def _structure_enum(value: Any, cls: type[enum.Enum]) -> enum.Enum:
+    try:
+        return cls(_expect(str, value))
+    except ValueError:
+        allowed = ", ".join(f'"{m.value}"' for m in cls)
+        raise ValueError(f"unsupported value {value!r}: supported values: {allowed}") from None
 
 
 def _is_int_or_string(tp: Any) -> bool:
@@ -112,10 +104,6 @@ def _is_int_or_string(tp: Any) -> bool:
 
 def _is_raw_object(tp: Any) -> bool:
     return typing.get_origin(tp) is dict and typing.get_args(tp) == (str, Any)
-
-
-def _is_enum(tp: Any) -> bool:
-    return isinstance(tp, type) and issubclass(tp, enum.Enum)
 
 
 # -- containers ------------------------------------------------------------------------------
@@ -193,13 +181,16 @@ def _unstructure_factory(conv: cattrs.Converter, cls: type) -> Any:
 
 def _build() -> cattrs.Converter:
     conv = cattrs.Converter(detailed_validation=True)
+    # Class-based (singledispatch) hooks: cattrs consults these before predicate hooks, and
+    # generated attrs structurers inline plain ``str(...)`` calls unless they are replaced.
+    # StrEnum comes before ``str`` in a StrEnum's MRO, so enums get their own hook.
     for kind in (str, int, bool, float):
-        # Exact-type predicates: a singledispatch hook on ``str`` would also catch StrEnums.
-        conv.register_structure_hook_func(_is_exactly(kind), lambda v, t: _expect(t, v))
+        conv.register_structure_hook(kind, lambda v, t: _expect(t, v))
+    conv.register_structure_hook(enum.Enum, _structure_enum)
+    conv.register_structure_hook(enum.StrEnum, _structure_enum)
     conv.register_structure_hook_func(_is_int_or_string, _int_or_string)
     conv.register_structure_hook_func(_is_raw_object, _raw_object)
     conv.register_unstructure_hook_func(_is_raw_object, lambda v: v)
-    conv.register_structure_hook_factory(_is_enum, _enum_hook)
     conv.register_structure_hook_factory(_is_list, lambda tp: _list_hook(conv, tp))
     conv.register_structure_hook_factory(_is_typed_map, lambda tp: _map_hook(conv, tp))
     conv.register_structure_hook_factory(attrs.has, lambda cls: _structure_factory(conv, cls))

@@ -28,3 +28,24 @@ def seed_documents() -> list[tuple[str, int, dict[str, Any]]]:
             if doc:
                 found.append((path.name, index, doc))
     return found
+
+
+def invalid_cases() -> list[tuple[str, dict[str, str], list[dict[str, Any]]]]:
+    """(file name, header fields, documents) of every malformed manifest.
+
+    Header fields come from ``# key: value`` comment lines: ``expect`` (a substring of the
+    rejection naming the field), ``layer`` (schema or webhook) and ``operation``.
+    """
+    found = []
+    for path in sorted(INVALID.glob("*.yaml")):
+        text = path.read_text()
+        header: dict[str, str] = {}
+        for line in text.splitlines():
+            if not line.startswith("#"):
+                break
+            key, sep, value = line[1:].strip().partition(":")
+            if sep and key in ("expect", "layer", "operation"):
+                header[key] = value.strip().split(" ", 1)[0] if key == "operation" else value.strip()
+        docs = [d for d in yaml.safe_load_all(text) if d]
+        found.append((path.name, header, docs))
+    return found

@@ -1,0 +1,117 @@
+"""The admission webhook's HTTPS server: an aiohttp app routing AdmissionReviews.
+
+Owns HTTP concerns only: reading the body, answering 400 for a malformed review, turning
+a handler crash into a denial (never a dropped connection), TLS, and ``/healthz``.
+Decisions come from the ``ReviewHandler``s in ``fluid.webhook.admission``. A later issue
+adds the self-managed CA, certificate rotation and pod mutation on top of this. Started
+by the controller manager (every replica serves the webhook) and by tests.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+
+import attrs
+import orjson
+import structlog
+from aiohttp import web
+
+from fluid.webhook import admission, validation
+
+__all__ = ["VALIDATE_PATH", "RunningServer", "build_app", "serve", "validating_routes"]
+
+log = structlog.get_logger(__name__)
+
+VALIDATE_PATH = "/validate-data-fluid-io-v1alpha1"
+"""Where the ValidatingWebhookConfiguration sends every data.fluid.io CREATE and UPDATE."""
+
+MAX_BODY_BYTES = 3 * 1024 * 1024
+"""An AdmissionReview carries at most two objects of etcd's 1.5 MiB limit."""
+
+
+def _json(payload: object, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(payload), status=status,
+                        content_type="application/json")
+
+
+def _endpoint(
+    handler: admission.ReviewHandler,
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def serve_review(request: web.Request) -> web.StreamResponse:
+        try:
+            review = admission.parse_review(await request.read())
+        except admission.ReviewError as exc:
+            log.warning("admission_review_malformed", path=request.path, error=str(exc))
+            return web.Response(status=400, text=f"malformed AdmissionReview: {exc}\n")
+        try:
+            return _json(await handler(review))
+        except Exception as exc:  # a bug or an API outage must still get an answer
+            log.exception("admission_handler_failed", path=request.path, kind=review.kind,
+                          namespace=review.namespace, name=review.name)
+            return _json(admission.denied(
+                review.uid, f"the Fluid webhook could not decide: {exc}; retry shortly",
+                code=500, reason="InternalError",
+            ))
+
+    return serve_review
+
+
+async def _healthz(_: web.Request) -> web.Response:
+    return web.Response(text="ok\n")
+
+
+def build_app(routes: Mapping[str, admission.ReviewHandler]) -> web.Application:
+    """An app serving each AdmissionReview path with its handler, plus ``/healthz``."""
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    for path, handler in routes.items():
+        app.router.add_post(path, _endpoint(handler))
+    app.router.add_get("/healthz", _healthz)
+    return app
+
+
+def validating_routes(*, lookup: validation.Lookup) -> dict[str, admission.ReviewHandler]:
+    """The validating route for every data.fluid.io kind."""
+    return {VALIDATE_PATH: admission.validating_handler(lookup=lookup)}
+
+
+@attrs.frozen
+class RunningServer:
+    """A started server: where it listens and how to stop it."""
+
+    host: str
+    port: int
+    runner: web.AppRunner
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+
+
+def _tls(cert_file: str | Path, key_file: str | Path) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(str(cert_file), str(key_file))
+    return context
+
+
+async def serve(
+    app: web.Application,
+    *,
+    host: str,
+    port: int,
+    cert_file: str | Path,
+    key_file: str | Path,
+) -> RunningServer:
+    """Serve ``app`` over TLS; ``port=0`` picks a free port (see ``RunningServer.port``)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.SockSite(runner, sock, ssl_context=_tls(cert_file, key_file))
+    await site.start()
+    bound = int(sock.getsockname()[1])
+    log.info("webhook_serving", host=host, port=bound)
+    return RunningServer(host, bound, runner)
