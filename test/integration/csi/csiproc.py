@@ -1,0 +1,250 @@
+"""Helpers for the CSI integration tests: a private mount namespace, FUSE servers, the plugin.
+
+``MountNamespace`` holds a private mount namespace open with ``unshare -m --propagation
+private sleep``; processes join it with ``nsenter -m`` and the test reads paths inside it
+through ``/proc/<pid>/root``. Nothing mounted there is visible to the host, and it all
+goes away when the namespace's last process exits. ``PluginProcess`` runs the real
+``fluid-csi`` (``python -m fluid.cli.csi``) in that namespace (or outside one), on a
+socket the test reaches with real gRPC.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+
+from fluid.csi.proto import csi_pb2, csi_pb2_grpc
+
+ROOT = Path(__file__).resolve().parents[3]
+CAP_SYS_ADMIN = 21
+
+
+def _has_cap_sys_admin() -> bool:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("CapEff:"):
+            return bool(int(line.split()[1], 16) >> CAP_SYS_ADMIN & 1)
+    return False
+
+
+def require_mount_privileges(*, fuse: bool = False) -> None:
+    """Skip (fail in CI) unless this process may create mount namespaces (and FUSE mounts)."""
+    missing = []
+    if os.geteuid() != 0 or not _has_cap_sys_admin():
+        missing.append("root with CAP_SYS_ADMIN")
+    for tool in ("unshare", "nsenter", "mount", "umount"):
+        if shutil.which(tool) is None:
+            missing.append(tool)
+    if fuse:
+        if not os.path.exists("/dev/fuse"):
+            missing.append("/dev/fuse")
+        if shutil.which("bindfs") is None or shutil.which("fusermount3") is None:
+            missing.append("bindfs and fuse3 (apt-get install -y bindfs fuse3)")
+    if not missing:
+        return
+    reason = "mount tests need " + ", ".join(missing)
+    if os.environ.get("CI"):
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
+class MountNamespace:
+    """A private mount namespace kept alive by a sleeping process."""
+
+    def __init__(self) -> None:
+        self._holder = subprocess.Popen(
+            ["unshare", "--mount", "--propagation", "private", "sleep", "infinity"],
+            stdin=subprocess.DEVNULL,
+        )
+        self.pid = self._holder.pid
+        self._wait_for_own_namespace()
+
+    def _wait_for_own_namespace(self) -> None:
+        mine = os.readlink("/proc/self/ns/mnt")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if os.readlink(f"/proc/{self.pid}/ns/mnt") != mine:
+                    return
+            except FileNotFoundError:
+                pass
+            if self._holder.poll() is not None:
+                raise RuntimeError(f"unshare exited with {self._holder.returncode}")
+            time.sleep(0.01)
+        raise RuntimeError("unshare did not enter a new mount namespace")
+
+    def argv(self, *command: str) -> list[str]:
+        return ["nsenter", "-t", str(self.pid), "-m", "--", *command]
+
+    def run(self, *command: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            self.argv(*command), capture_output=True, text=True, timeout=timeout, check=False
+        )
+
+    def path(self, inside: str) -> str:
+        """``inside`` as seen from the namespace, reachable from the test process."""
+        return f"/proc/{self.pid}/root{inside}"
+
+    def mountinfo(self) -> str:
+        return Path(f"/proc/{self.pid}/mountinfo").read_text()
+
+    def mount_points(self) -> list[str]:
+        return [line.split(" ")[4] for line in self.mountinfo().splitlines()]
+
+    def close(self) -> None:
+        self._holder.kill()
+        self._holder.wait(timeout=10)
+
+
+class Bindfs:
+    """A real FUSE filesystem (bindfs mirroring a directory), run in the namespace.
+
+    Foreground (``-f``) so that killing the Popen kills the FUSE server itself.
+    """
+
+    def __init__(self, namespace: MountNamespace, *, source: str, mount_point: str) -> None:
+        self._ns = namespace
+        self.source = source
+        self.mount_point = mount_point
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        os.makedirs(self.mount_point, exist_ok=True)
+        self.process = subprocess.Popen(
+            self._ns.argv("bindfs", "-f", self.source, self.mount_point),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        wait_for(lambda: self.mount_point in self._ns.mount_points(), what="bindfs to mount")
+
+    def kill(self) -> None:
+        """SIGKILL the FUSE server: its mount stays behind, dead (ENOTCONN)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+        self.process = None
+
+    def restart(self) -> None:
+        """What a FUSE pod does when it comes back: clear the dead mount, mount again."""
+        self._ns.run("umount", self.mount_point)
+        self.start()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.kill()
+        self._ns.run("umount", "-l", self.mount_point)
+
+
+class PluginProcess:
+    """``fluid-csi`` as a process (in a mount namespace when given one)."""
+
+    def __init__(
+        self, *, workdir: Path, node_id: str, namespace: MountNamespace | None = None,
+        kubeconfig: str | None = None, extra: tuple[str, ...] = (),
+    ) -> None:
+        self.socket = str(workdir / "csi.sock")
+        self.log_path = workdir / "plugin.log"
+        command = [
+            sys.executable, "-m", "fluid.cli.csi", "--endpoint", f"unix://{self.socket}",
+            "--node-id", node_id, "--state-dir", str(workdir / "state"), "--log-json",
+            "--log-level", "debug", "--recovery-period", "0.2", "--stage-timeout", "5",
+            "--publish-timeout", "3", "--grace", "5",
+            *(["--kubeconfig", kubeconfig] if kubeconfig else ["--no-kube-api"]), *extra,
+        ]
+        env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            namespace.argv(*command) if namespace else command, env=env,
+            stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
+        )
+        self.channel = grpc.aio.insecure_channel(f"unix://{self.socket}")
+        self.node = csi_pb2_grpc.NodeStub(self.channel)
+        self.identity = csi_pb2_grpc.IdentityStub(self.channel)
+
+    async def ready(self, timeout: float = 30) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not exists(self.socket):
+            if self.process.poll() is not None:
+                raise RuntimeError(f"fluid-csi exited early:\n{self.logs()}")
+            if loop.time() > deadline:
+                raise RuntimeError(f"fluid-csi did not create its socket:\n{self.logs()}")
+            await asyncio.sleep(0.05)
+        await asyncio.wait_for(self.channel.channel_ready(), deadline - loop.time())
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    async def stop(self) -> int:
+        """SIGTERM, as the kubelet does; returns the exit code."""
+        await self.channel.close()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            code = await asyncio.to_thread(self.process.wait, 20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait()
+        self._log.close()
+        return code
+
+
+def wait_for(predicate: Callable[[], bool], *, what: str, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+async def eventually(predicate: Callable[[], Any], *, what: str, timeout: float = 15) -> Any:
+    """Poll ``predicate`` (sync or async) until it returns something truthy."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = predicate()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+def exists(path: str) -> bool:
+    return os.path.exists(path)
+
+
+def is_mount(path: str) -> bool:
+    return os.path.ismount(path)
+
+
+def read_errno(path: str) -> tuple[str | None, int | None]:
+    """(content, None) when ``path`` reads, else (None, errno)."""
+    try:
+        return Path(path).read_text(), None
+    except OSError as exc:
+        return None, exc.errno
+
+
+ENOTCONN = errno.ENOTCONN
+
+
+def mount_capability(
+    mode: int = csi_pb2.VolumeCapability.AccessMode.MULTI_NODE_MULTI_WRITER,
+) -> csi_pb2.VolumeCapability:
+    return csi_pb2.VolumeCapability(
+        mount=csi_pb2.VolumeCapability.MountVolume(),
+        access_mode=csi_pb2.VolumeCapability.AccessMode(mode=mode),
+    )
