@@ -1,0 +1,148 @@
+"""FUSE recovery for real: kill the FUSE server under a published volume, start it again.
+
+bindfs plays the runtime's FUSE client at ``fluid_path``; the plugin has bind-mounted it
+into a pod's volume path. Killing bindfs leaves the pod's mount answering ENOTCONN;
+once bindfs is back, the plugin's recovery loop re-binds the target and the pod reads
+the dataset again. With the API server, the plugin also records an Event on the pod.
+"""
+
+from __future__ import annotations
+
+import errno
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import csiproc
+import pytest
+
+from fluid.csi.proto import csi_pb2
+from fluid.kube import KubeClient, resources
+
+pytestmark = pytest.mark.mounts
+
+CONTENT = "hello from the dataset\n"
+
+
+def _layout(workdir: Path, pod_uid: str) -> tuple[Path, str, str]:
+    data = workdir / "data"
+    data.mkdir()
+    (data / "hello.txt").write_text(CONTENT)
+    fluid_path = str(workdir / "runtime-mnt" / "thin" / "default" / "demo" / "thin-fuse")
+    target = str(
+        workdir / "kubelet" / "pods" / pod_uid / "volumes" / "kubernetes.io~csi"
+        / "default-demo" / "mount"
+    )
+    return data, fluid_path, target
+
+
+async def _publish(
+    plugin: csiproc.PluginProcess, *, fluid_path: str, target: str, namespace: str = "default"
+) -> None:
+    context = {"fluid_path": fluid_path, "runtime_namespace": namespace, "runtime_name": "demo"}
+    await plugin.node.NodeStageVolume(csi_pb2.NodeStageVolumeRequest(
+        volume_id="default-demo", staging_target_path=str(Path(target).parent / "staging"),
+        volume_capability=csiproc.mount_capability(), volume_context=context,
+    ))
+    await plugin.node.NodePublishVolume(csi_pb2.NodePublishVolumeRequest(
+        volume_id="default-demo", target_path=target, readonly=True,
+        volume_capability=csiproc.mount_capability(), volume_context=context,
+    ))
+
+
+async def _kill_and_restart(
+    ns: csiproc.MountNamespace, fuse: csiproc.Bindfs, target: str
+) -> None:
+    assert csiproc.read_errno(ns.path(target + "/hello.txt")) == (CONTENT, None)
+    fuse.kill()
+    assert csiproc.read_errno(ns.path(target + "/hello.txt")) == (None, errno.ENOTCONN)
+    fuse.restart()
+    await csiproc.eventually(
+        lambda: csiproc.read_errno(ns.path(target + "/hello.txt")) == (CONTENT, None),
+        what="the pod's volume to be readable again", timeout=20,
+    )
+    at_target = [ln.split(" ") for ln in ns.mountinfo().splitlines()
+                 if ln.split(" ")[4] == target]
+    assert len(at_target) == 1, "the dead bind must be replaced, not stacked"
+    assert "ro" in at_target[0][5].split(","), "the re-bind keeps the read-only mode"
+
+
+async def test_recovery_rebinds_after_the_fuse_server_restarts(
+    mount_ns: csiproc.MountNamespace, workdir: Path
+) -> None:
+    _, fluid_path, target = _layout(workdir, "0c9d7c57-6a0e-4b8f-9d7e-0e6c3f2b1a90")
+    fuse = csiproc.Bindfs(mount_ns, source=str(workdir / "data"), mount_point=fluid_path)
+    plugin = csiproc.PluginProcess(workdir=workdir, node_id="node-a", namespace=mount_ns)
+    try:
+        await plugin.ready()
+        fuse.start()
+        await _publish(plugin, fluid_path=fluid_path, target=target)
+        await _kill_and_restart(mount_ns, fuse, target)
+    finally:
+        code = await plugin.stop()
+        fuse.stop()
+        print(plugin.logs())
+    assert code == 0
+    assert '"event": "fuse_recovered"' in plugin.logs()
+
+
+@pytest.fixture
+async def node_name(kube: KubeClient) -> AsyncIterator[str]:
+    name = f"csi-node-{uuid.uuid4().hex[:8]}"
+    await kube.create({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}})
+    yield name
+    await kube.delete(resources.NODES, name)
+
+
+async def _pod_on(kube: KubeClient, namespace: str, node: str) -> dict[str, Any]:
+    await kube.create({
+        "apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": "default", "namespace": namespace},
+    })
+    return await kube.create({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "reader", "namespace": namespace},
+        "spec": {
+            "nodeName": node,
+            "automountServiceAccountToken": False,
+            "containers": [{"name": "app", "image": "busybox", "command": ["sleep", "1d"]}],
+        },
+    })
+
+
+@pytest.mark.cluster
+async def test_recovery_records_an_event_on_the_pod(
+    mount_ns: csiproc.MountNamespace, workdir: Path, kube: KubeClient, namespace: str,
+    node_name: str, control_plane: Any,
+) -> None:
+    pod = await _pod_on(kube, namespace, node_name)
+    uid = pod["metadata"]["uid"]
+    _, fluid_path, target = _layout(workdir, uid)
+    fuse = csiproc.Bindfs(mount_ns, source=str(workdir / "data"), mount_point=fluid_path)
+    plugin = csiproc.PluginProcess(
+        workdir=workdir, node_id=node_name, namespace=mount_ns,
+        kubeconfig=control_plane.kubeconfig,
+    )
+    try:
+        await plugin.ready()
+        fuse.start()
+        await _publish(plugin, fluid_path=fluid_path, target=target)
+        await _kill_and_restart(mount_ns, fuse, target)
+
+        async def recovered_event() -> list[dict[str, Any]]:
+            listed = await kube.list(
+                resources.EVENTS, namespace, field_selector=f"involvedObject.uid={uid}"
+            )
+            return [e for e in listed["items"] if e["reason"] == "FuseRecoverSucceed"]
+
+        (event,) = await csiproc.eventually(recovered_event, what="the recovery Event")
+        assert event["type"] == "Normal"
+        assert event["involvedObject"]["name"] == "reader"
+        assert event["source"] == {"component": "fluid-csi", "host": node_name}
+        assert target in event["message"]
+    finally:
+        code = await plugin.stop()
+        fuse.stop()
+        print(plugin.logs())
+    assert code == 0
