@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from fluid.kube import KubeClient, resources
+from fluid.observability import logging as fluid_logging
 from fluid.reconcile.manager import Manager, ManagerConfig
 
 
@@ -55,4 +56,5 @@ async def main(kubeconfig: str) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--kubeconfig", required=True)
+    fluid_logging.configure(json=True)
     asyncio.run(main(parser.parse_args().kubeconfig))

@@ -74,8 +74,10 @@ async def populate(plane: controlplane.LocalControlPlane, pods: int, nodes: list
 def measure(kubeconfig: str) -> dict[str, float]:
     proc = subprocess.run(
         [sys.executable, str(CHILD), "--kubeconfig", kubeconfig],
-        capture_output=True, text=True, check=True, timeout=600,
+        capture_output=True, text=True, check=False, timeout=600,
     )
+    if proc.returncode != 0:
+        raise SystemExit(f"measured process failed:\n{proc.stderr[-3000:]}")
     result: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
 

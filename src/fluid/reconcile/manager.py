@@ -124,6 +124,7 @@ class Manager:
     async def _lead(self) -> None:
         if self.elector is None:
             await self._run_controllers()
+            await asyncio.Event().wait()  # without election we lead until stopped
             return
         await self.elector.run(self._run_controllers)
 
