@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from apidata import seed_documents, seed_expectations
+from fluid_testdata import seed_documents, seed_expectations
 
 from fluid.api import converter, kinds
 from fluid.api.alluxio import AlluxioRuntime

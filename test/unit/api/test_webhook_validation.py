@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 import pytest
-from apidata import invalid_cases, seed_documents, seed_expectations
+from fluid_testdata import invalid_cases, seed_documents, seed_expectations
 
 from fluid.api import kinds
 from fluid.api.quantity import parse_quantity

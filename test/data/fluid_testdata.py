@@ -1,4 +1,8 @@
-"""Test data of the API unit tests: the seed manifests and the malformed corpus on disk."""
+"""The API test data on disk: the user's seed manifests and the malformed corpus.
+
+Imported by the unit tests (test/unit/api) and the cluster tests (test/integration/api);
+their conftest.py puts this directory on ``sys.path``.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from typing import Any
 
 import yaml
 
-DATA = Path(__file__).resolve().parents[2] / "data"
+DATA = Path(__file__).resolve().parent
 SEEDS = DATA / "seeds"
 INVALID = DATA / "invalid"
 
