@@ -28,8 +28,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="unix socket the kubelet and the registrar connect to")
     parser.add_argument("--node-id", default=env("NODE_ID"),
                         help="this node's name (env NODE_ID, from spec.nodeName)")
-    parser.add_argument("--state-dir", default=env("FLUID_CSI_STATE_DIR", f"{PLUGIN_DIR}/state"),
-                        help="where staged/published volumes are recorded (a hostPath)")
+    parser.add_argument("--state-dir", default=env("FLUID_CSI_STATE_DIR"),
+                        help="where staged/published volumes are recorded; must survive "
+                             "restarts (default: 'state' next to the endpoint's socket)")
     parser.add_argument("--kubeconfig", default=env("KUBECONFIG"),
                         help="kubeconfig path; in-cluster config when unset")
     parser.add_argument("--kube-api", action=argparse.BooleanOptionalAction, default=True,
@@ -53,11 +54,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _default_state_dir(endpoint: str) -> str:
+    """The plugin's socket directory is a hostPath that outlives the container: use it."""
+    return os.path.join(os.path.dirname(server.socket_path(endpoint)), "state")
+
+
 def settings_from_args(args: argparse.Namespace) -> server.CsiSettings:
     return server.CsiSettings(
         endpoint=args.endpoint,
         node_id=args.node_id,
-        state_dir=Path(args.state_dir),
+        state_dir=Path(args.state_dir or _default_state_dir(args.endpoint)),
         kubeconfig=args.kubeconfig,
         kube_api=args.kube_api,
         recovery=args.recovery,

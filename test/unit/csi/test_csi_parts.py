@@ -85,6 +85,9 @@ def test_cli_needs_a_node_id(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.kube_api is False
     assert settings.state_dir == Path("/x")
     assert settings.endpoint == "unix:///var/lib/kubelet/csi-plugins/fuse.csi.fluid.io/csi.sock"
+    monkeypatch.delenv("FLUID_CSI_STATE_DIR", raising=False)
+    derived = cli.settings_from_args(cli.parse_args(["--endpoint", "unix:///csi/csi.sock"]))
+    assert derived.state_dir == Path("/csi/state")
 
 
 @pytest.mark.parametrize(
