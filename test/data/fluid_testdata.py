@@ -53,3 +53,19 @@ def invalid_cases() -> list[tuple[str, dict[str, str], list[dict[str, Any]]]]:
         docs = [d for d in yaml.safe_load_all(text) if d]
         found.append((path.name, header, docs))
     return found
+
+
+SAMPLES = DATA.parents[1] / "manifests" / "samples"
+SAMPLES_NAMESPACE = "fluid-samples"
+
+
+def sample_documents() -> list[tuple[str, int, dict[str, Any]]]:
+    """Every Fluid object in manifests/samples/, placed in the samples' namespace."""
+    found = []
+    for path in sorted(SAMPLES.glob("*.yaml")):
+        if path.name in ("kustomization.yaml", "namespace.yaml"):
+            continue
+        for index, doc in enumerate(yaml.safe_load_all(path.read_text())):
+            if doc:
+                found.append((path.name, index, doc))
+    return found
