@@ -8,6 +8,8 @@ cd "$root"
 bash hack/ensure-env.sh
 echo "== ruff" >&2
 .venv/bin/ruff check src test benchmarks
+echo "== import layers (import-linter)" >&2
+.venv/bin/lint-imports --no-cache
 echo "== mypy --strict src/" >&2
 .venv/bin/mypy
 echo "== pytest" >&2
