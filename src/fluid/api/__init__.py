@@ -7,6 +7,7 @@ names shared across Fluid (``constants``), conversion between raw dicts and mode
 ``install``. Everything else in Fluid imports from here.
 """
 
+from fluid.api import kinds  # registers every kind with fluid.kube.resources
 from fluid.api.converter import FieldError, StructureError, structure, unstructure
 
-__all__ = ["FieldError", "StructureError", "structure", "unstructure"]
+__all__ = ["FieldError", "StructureError", "kinds", "structure", "unstructure"]
