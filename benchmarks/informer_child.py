@@ -10,7 +10,7 @@ import json
 import time
 from typing import Any
 
-from fluid.kube import KubeClient, resources
+from fluid.kube import KubeClient, resources, slim
 from fluid.observability import logging as fluid_logging
 from fluid.reconcile.manager import Manager, ManagerConfig
 
@@ -35,7 +35,7 @@ def claims(pod: dict[str, Any]) -> list[str]:
 async def main(kubeconfig: str) -> None:
     baseline = rss_mb()
     client = await KubeClient.connect(kubeconfig)
-    manager = Manager(client, ManagerConfig(health_port=None))
+    manager = Manager(client, ManagerConfig(health_port=None, transforms=slim.TRANSFORMS))
     pods = manager.informer(resources.PODS)
     pods.add_indexer("pvc", claims)
     pods.add_indexer("node", lambda p: [p["spec"].get("nodeName") or ""])

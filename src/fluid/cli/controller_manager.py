@@ -17,7 +17,7 @@ import uuid
 import structlog
 
 from fluid import controllers
-from fluid.kube import KubeClient
+from fluid.kube import KubeClient, slim
 from fluid.observability import logging as fluid_logging
 from fluid.reconcile.leaderelection import LeaderElectionConfig
 from fluid.reconcile.manager import LeadershipLost, Manager, ManagerConfig
@@ -62,7 +62,8 @@ def build_manager(args: argparse.Namespace, client: KubeClient) -> Manager:
             retry_period=args.retry_period,
         )
     config = ManagerConfig(
-        health_host=args.health_addr, health_port=args.health_port, leader_election=election
+        health_host=args.health_addr, health_port=args.health_port, leader_election=election,
+        transforms=slim.TRANSFORMS,
     )
     manager = Manager(client, config)
     context = controllers.ControllerContext(client=client, namespace=args.namespace)

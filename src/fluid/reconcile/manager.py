@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 import attrs
@@ -44,6 +44,8 @@ class ManagerConfig:
     """``health_port`` serves /healthz, /readyz and /metrics (0 picks a free port; None: off)."""
 
     health_host: str = "0.0.0.0"
+    transforms: Mapping[Resource, Callable[[dict[str, Any]], dict[str, Any]]] = attrs.field(factory=dict)
+    """Per-resource cache transforms (e.g. slim pods); every informer of that resource uses it."""
     health_port: int | None = 8080
     leader_election: LeaderElectionConfig | None = None
     cache_sync_timeout: float = 120.0
@@ -75,6 +77,9 @@ class Manager:
         """The shared informer for a resource; created on first use, before ``run``."""
         key = (resource, namespace)
         if key not in self._informers:
+            transform = self.config.transforms.get(resource)
+            if transform is not None:
+                kwargs.setdefault("transform", transform)
             self._informers[key] = Informer(self.client, resource, namespace=namespace, **kwargs)
         return self._informers[key]
 
