@@ -33,6 +33,8 @@ class FakeMounter:
         self._ids = itertools.count(100)
         self._minors = itertools.count(50)
         self._dead: set[str] = set()
+        # A fake FUSE filesystem serves the real directory it was mounted on.
+        self._backing: dict[str, str] = {}
         self.calls: list[tuple[str, ...]] = []
 
     # -- simulation controls ------------------------------------------------------------------
@@ -41,6 +43,7 @@ class FakeMounter:
         """A FUSE client mounts ``mount_point``; returns its device id."""
         os.makedirs(mount_point, exist_ok=True)
         dev = f"0:{next(self._minors)}"
+        self._backing[dev] = mount_point
         self._add(dev=dev, root="/", mount_point=mount_point, fs_type=fs_type,
                   source="fake-fuse", readonly=False)
         return dev
@@ -79,7 +82,17 @@ class FakeMounter:
         entry = self.table_now().covering(path)
         if entry is not None and entry.dev in self._dead:
             return mounts.PathState.BROKEN
-        return mounts.PathState.OK if _exists(path) else mounts.PathState.MISSING
+        return mounts.PathState.OK if _exists(self._real(path)) else mounts.PathState.MISSING
+
+    def _real(self, path: str) -> str:
+        """The real directory behind ``path``, following fake FUSE and bind mounts."""
+        entry = self.table_now().covering(path)
+        if entry is None or entry.dev not in self._backing:
+            return path
+        inside = posixpath.relpath(path, entry.mount_point)
+        return posixpath.normpath(
+            posixpath.join(self._backing[entry.dev], entry.root.lstrip("/"), inside)
+        )
 
     async def make_dir(self, path: str) -> None:
         self.calls.append(("mkdir", path))

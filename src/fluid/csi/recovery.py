@@ -5,6 +5,8 @@ at the dead connection and answers "Transport endpoint is not connected", even a
 FUSE pod comes back and mounts ``fluid_path`` afresh. This loop looks at every target the
 Node service published on this node (``fluid.csi.state``), and once the FUSE mount is
 serving again, replaces the dead bind with a new one and records an Event on the pod.
+The kubelet's ``subPath`` binds of the volume (``pods/<uid>/volume-subpaths/<pv>/...``)
+break the same way and are re-bound from the same place inside ``fluid_path``.
 
 Owns the periodic sweep and its per-target decision (``plan_recovery``, pure). Takes the
 volume's lock, like the Node service, before it looks at a target. Never mounts or
@@ -17,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import posixpath
+import re
 
 import attrs
 import structlog
@@ -24,7 +28,7 @@ import structlog
 from fluid.csi import errors, locks, mounts, state
 from fluid.csi.events import PodEvents
 
-__all__ = ["Recovery", "RecoveryAction", "plan_recovery"]
+__all__ = ["Recovery", "RecoveryAction", "plan_recovery", "subpath_dir", "subpath_source"]
 
 log = structlog.get_logger(__name__)
 
@@ -49,6 +53,29 @@ def plan_recovery(
     if target_state not in (mounts.PathState.BROKEN, mounts.PathState.HUNG):
         return RecoveryAction.HEALTHY
     return RecoveryAction.REBIND if source_ready else RecoveryAction.WAIT
+
+
+_CSI_TARGET = re.compile(r"^(?P<pod>.*/pods/[^/]+)/volumes/kubernetes\.io~csi/(?P<pv>[^/]+)/mount$")
+
+
+def subpath_dir(target_path: str) -> str | None:
+    """Where the kubelet bind-mounts containers' ``subPath`` views of this target's volume."""
+    match = _CSI_TARGET.match(target_path)
+    if match is None:
+        return None
+    return f"{match['pod']}/volume-subpaths/{match['pv']}"
+
+
+def subpath_source(*, fluid_path: str, fluid_root: str, entry_root: str) -> str | None:
+    """The path under ``fluid_path`` that a subPath mount with ``entry_root`` showed.
+
+    ``entry_root`` is the mount's root inside the FUSE filesystem and ``fluid_root`` the
+    root ``fluid_path`` shows of it (usually ``/``); None when it lies outside.
+    """
+    relative = posixpath.relpath(entry_root, fluid_root)
+    if relative == ".." or relative.startswith("../"):
+        return None
+    return posixpath.normpath(posixpath.join(fluid_path, relative))
 
 
 @attrs.define
@@ -94,6 +121,8 @@ class Recovery:
                 source_ready=await self._source_ready(current, table),
             )
             await self._act(current, target, action)
+            if action is not RecoveryAction.SKIP:
+                await self._repair_subpaths(current, target)
             return action
 
     async def _source_ready(self, record: state.PublishedVolume, table: mounts.MountTable) -> bool:
@@ -115,27 +144,56 @@ class Recovery:
         if action is RecoveryAction.REBIND:
             await self._rebind(record, target)
 
+    async def _repair_subpaths(self, record: state.PublishedVolume, target: str) -> None:
+        """Re-bind the kubelet's subPath mounts of this volume that still show the dead FUSE."""
+        directory = subpath_dir(target)
+        table = await self.mounter.table()
+        fluid_path = await self.mounter.resolve(record.fluid_path)
+        fluid_origin = table.origin(fluid_path)
+        if directory is None or fluid_origin is None:
+            return
+        if not await self._source_ready(record, table):
+            return
+        for entry in table.under(directory):
+            if entry.dev == fluid_origin.dev:
+                continue  # already on the live FUSE connection
+            if await self.mounter.probe(entry.mount_point) not in (
+                mounts.PathState.BROKEN, mounts.PathState.HUNG
+            ):
+                continue
+            source = subpath_source(
+                fluid_path=fluid_path, fluid_root=fluid_origin.root, entry_root=entry.root
+            )
+            if source is not None:
+                await self._rebind_path(
+                    record, path=entry.mount_point, source=source, readonly=entry.read_only
+                )
+
     async def _rebind(self, record: state.PublishedVolume, target: str) -> None:
-        key = record.target_path
+        source = await self.mounter.resolve(record.source)
+        await self._rebind_path(record, path=target, source=source, readonly=record.readonly)
+
+    async def _rebind_path(
+        self, record: state.PublishedVolume, *, path: str, source: str, readonly: bool
+    ) -> None:
         try:
-            source = await self.mounter.resolve(record.source)
-            removed = await mounts.ensure_unmounted(self.mounter, target)
-            await self.mounter.bind(source=source, target=target, readonly=record.readonly)
+            removed = await mounts.ensure_unmounted(self.mounter, path)
+            await self.mounter.bind(source=source, target=path, readonly=readonly)
         except errors.CsiError as exc:
-            log.error("fuse_recovery_failed", target=key, error=exc.message)
-            if key not in self._failing:
-                self._failing.add(key)
+            log.error("fuse_recovery_failed", target=path, error=exc.message)
+            if path not in self._failing:
+                self._failing.add(path)
                 await self.events.record(
-                    target_path=key, reason=REASON_FAILED, warning=True,
-                    message=f"Fluid could not re-bind {record.source} after its FUSE client "
-                            f"restarted: {exc.message}",
+                    target_path=path, reason=REASON_FAILED, warning=True,
+                    message=f"Fluid could not re-bind {source} at {path} after its FUSE "
+                            f"client restarted: {exc.message}",
                 )
             return
-        self._broken.discard(key)
-        self._failing.discard(key)
-        log.info("fuse_recovered", target=key, source=source, stale_mounts=removed)
+        self._broken.discard(record.target_path)
+        self._failing.discard(path)
+        log.info("fuse_recovered", target=path, source=source, stale_mounts=removed)
         await self.events.record(
-            target_path=key, reason=REASON_SUCCEEDED, warning=False,
-            message=f"FUSE mount {record.fluid_path} came back; Fluid re-bound the volume "
-                    f"at {key}",
+            target_path=path, reason=REASON_SUCCEEDED, warning=False,
+            message=f"FUSE mount {record.fluid_path} came back; Fluid re-bound {source} "
+                    f"at {path}",
         )

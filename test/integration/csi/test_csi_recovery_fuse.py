@@ -27,8 +27,9 @@ CONTENT = "hello from the dataset\n"
 
 def _layout(workdir: Path, pod_uid: str) -> tuple[Path, str, str]:
     data = workdir / "data"
-    data.mkdir()
+    (data / "train").mkdir(parents=True)
     (data / "hello.txt").write_text(CONTENT)
+    (data / "train" / "part-0").write_text("rows\n")
     fluid_path = str(workdir / "runtime-mnt" / "thin" / "default" / "demo" / "thin-fuse")
     target = str(
         workdir / "kubelet" / "pods" / pod_uid / "volumes" / "kubernetes.io~csi"
@@ -78,13 +79,22 @@ async def test_recovery_rebinds_after_the_fuse_server_restarts(
         await plugin.ready()
         fuse.start()
         await _publish(plugin, fluid_path=fluid_path, target=target)
+        # What the kubelet does for a container with `subPath: train`.
+        subpath = str(Path(target).parents[3] / "volume-subpaths" / "default-demo" / "app" / "0")
+        assert mount_ns.run("mkdir", "-p", subpath).returncode == 0
+        assert mount_ns.run("mount", "--bind", target + "/train", subpath).returncode == 0
+        assert csiproc.read_errno(mount_ns.path(subpath + "/part-0")) == ("rows\n", None)
         await _kill_and_restart(mount_ns, fuse, target)
+        await csiproc.eventually(
+            lambda: csiproc.read_errno(mount_ns.path(subpath + "/part-0")) == ("rows\n", None),
+            what="the container's subPath mount to be readable again",
+        )
     finally:
         code = await plugin.stop()
         fuse.stop()
         print(plugin.logs())
     assert code == 0
-    assert '"event": "fuse_recovered"' in plugin.logs()
+    assert plugin.logs().count('"event": "fuse_recovered"') == 2  # the volume and the subPath
 
 
 @pytest.fixture

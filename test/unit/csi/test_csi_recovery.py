@@ -109,3 +109,61 @@ async def test_run_sweeps_periodically(plugin: csiunit.Plugin) -> None:
     finally:
         task.cancel()
     assert await plugin.mounter.probe(plugin.target()) is PathState.OK
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/var/lib/kubelet/pods/u-1/volumes/kubernetes.io~csi/ns-ds/mount",
+         "/var/lib/kubelet/pods/u-1/volume-subpaths/ns-ds"),
+        ("/var/lib/kubelet/pods/u-1/volumes/kubernetes.io~csi/ns-ds/mount/extra", None),
+        ("/mnt/anything", None),
+    ],
+)
+def test_subpath_dir(target: str, expected: str | None) -> None:
+    assert recovery.subpath_dir(target) == expected
+
+
+@pytest.mark.parametrize(
+    ("fluid_root", "entry_root", "expected"),
+    [
+        ("/", "/train/images", "/rt/ds/fuse/train/images"),
+        ("/", "/", "/rt/ds/fuse"),
+        ("/export", "/export/a", "/rt/ds/fuse/a"),
+        ("/export", "/other", None),
+    ],
+)
+def test_subpath_source(fluid_root: str, entry_root: str, expected: str | None) -> None:
+    source = recovery.subpath_source(
+        fluid_path="/rt/ds/fuse", fluid_root=fluid_root, entry_root=entry_root
+    )
+    assert source == expected
+
+
+async def test_sweep_also_rebinds_the_kubelets_subpath_mounts(plugin: csiunit.Plugin) -> None:
+    import os
+
+    events = csiunit.RecordingEvents()
+    sweeper = _sweeper(plugin, events)
+    plugin.mounter.start_fuse(plugin.fluid_path)
+    os.makedirs(os.path.join(plugin.fluid_path, "train"))
+    target = plugin.target()
+    await plugin.publish(target)
+    # What the kubelet does for `subPath: train` in container "app".
+    subpath = str(plugin.root / "kubelet" / "pods" / "11111111-2222-3333-4444-555555555555"
+                  / "volume-subpaths" / "default-demo" / "app" / "0")
+    os.makedirs(subpath)
+    await plugin.mounter.bind(source=target + "/train", target=subpath, readonly=True)
+
+    plugin.mounter.kill_fuse(plugin.fluid_path)
+    await plugin.mounter.unmount(plugin.fluid_path)
+    assert await plugin.mounter.probe(subpath) is PathState.BROKEN
+    new_dev = plugin.mounter.start_fuse(plugin.fluid_path)
+    assert await sweeper.sweep() == {target: Action.REBIND}
+
+    (entry,) = plugin.mounter.table_now().stack(subpath)
+    assert (entry.dev, entry.root, entry.read_only) == (new_dev, "/train", True)
+    assert sorted(e["target"] for e in events.recorded) == sorted([target, subpath])
+    # Healthy now: nothing more to do on the next sweep.
+    assert await sweeper.sweep() == {target: Action.HEALTHY}
+    assert len(events.recorded) == 2
