@@ -188,21 +188,39 @@ class KubeClient:
             params["resourceVersion"] = resource_version
         return await self._json("GET", res.path(namespace), params=params, timeout=timeout)
 
-    async def list_all(
+    async def list_pages(
         self, res: Resource, namespace: str | None = None, *, page_size: int = 500, **kwargs: Any
-    ) -> tuple[builtins.list[dict[str, Any]], str]:
-        """Every item across pages, and the list's resourceVersion to watch from."""
-        items: builtins.list[dict[str, Any]] = []
+    ) -> AsyncIterator[tuple[builtins.list[dict[str, Any]], str]]:
+        """Each page's items with the list's resourceVersion (final on the last page).
+
+        Callers that cache should consume page by page, so that at most one page of full
+        objects is alive at a time.
+        """
         token: str | None = None
         while True:
             page = await self.list(
                 res, namespace, limit=page_size, continue_token=token, **kwargs
             )
-            items.extend(page.get("items") or [])
             meta = page.get("metadata") or {}
             token = meta.get("continue")
+            items: builtins.list[dict[str, Any]] = page.get("items") or []
+            del page
+            yield items, str(meta.get("resourceVersion", ""))
+            del items
             if not token:
-                return items, str(meta.get("resourceVersion", ""))
+                return
+
+    async def list_all(
+        self, res: Resource, namespace: str | None = None, *, page_size: int = 500, **kwargs: Any
+    ) -> tuple[builtins.list[dict[str, Any]], str]:
+        """Every item across pages, and the list's resourceVersion to watch from."""
+        items: builtins.list[dict[str, Any]] = []
+        resource_version = ""
+        async for page, resource_version in self.list_pages(
+            res, namespace, page_size=page_size, **kwargs
+        ):
+            items.extend(page)
+        return items, resource_version
 
     async def table(self, res: Resource, namespace: str | None = None) -> dict[str, Any]:
         """The server-side Table rendering (what ``kubectl get`` prints), columns included."""

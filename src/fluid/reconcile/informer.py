@@ -64,9 +64,12 @@ class Informer:
         resync_period: float | None = 600.0,
         watch_timeout: int = 300,
         transform: Transform = strip_managed_fields,
-        page_size: int = 500,
+        page_size: int = 250,
     ) -> None:
         """``resync_period`` (seconds, default 10 min as controller-runtime): None disables.
+
+        ``page_size`` bounds the untransformed objects alive at once during a list (RSS after
+        a sync is set by that peak, since freed memory stays with the process).
 
         ``watch_timeout`` (seconds) is sent to the server and jittered up to +20% so that
         many informers do not reconnect in lockstep.
@@ -148,11 +151,15 @@ class Informer:
                 resync.cancel()
 
     async def _relist(self) -> None:
-        items, resource_version = await self._client.list_all(
+        objects: list[Obj] = []
+        resource_version = ""
+        async for page, resource_version in self._client.list_pages(
             self.resource, self._namespace, page_size=self._page_size,
             label_selector=self._label_selector,
-        )
-        self._replace([self._transform(item) for item in items])
+        ):
+            objects.extend(self._transform(item) for item in page)
+            del page  # only one page of untransformed objects is alive at a time
+        self._replace(objects)
         self._resource_version = resource_version
         self.relists += 1
         if not self._synced.is_set():
