@@ -216,10 +216,11 @@ class KubeClient:
         """Every item across pages, and the list's resourceVersion to watch from."""
         items: builtins.list[dict[str, Any]] = []
         resource_version = ""
-        async for page, resource_version in self.list_pages(
+        async for page, page_version in self.list_pages(
             res, namespace, page_size=page_size, **kwargs
         ):
             items.extend(page)
+            resource_version = page_version
         return items, resource_version
 
     async def table(self, res: Resource, namespace: str | None = None) -> dict[str, Any]:

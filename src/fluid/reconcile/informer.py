@@ -153,11 +153,12 @@ class Informer:
     async def _relist(self) -> None:
         objects: list[Obj] = []
         resource_version = ""
-        async for page, resource_version in self._client.list_pages(
+        async for page, page_version in self._client.list_pages(
             self.resource, self._namespace, page_size=self._page_size,
             label_selector=self._label_selector,
         ):
             objects.extend(self._transform(item) for item in page)
+            resource_version = page_version
             del page  # only one page of untransformed objects is alive at a time
         self._replace(objects)
         self._resource_version = resource_version
