@@ -18,7 +18,12 @@ from fluid.reconcile.manager import Manager
 
 __all__ = ["CONTROLLERS", "ControllerContext", "setup_all"]
 
-CONTROLLERS: dict[str, str] = {}
+CONTROLLERS: dict[str, str] = {
+    "dataload": "fluid.controllers.dataops.load",
+    "databackup": "fluid.controllers.dataops.backup",
+    "datamigrate": "fluid.controllers.dataops.migrate",
+    "dataprocess": "fluid.controllers.dataops.process",
+}
 """Controller name -> module path; filled in as controller modules land."""
 
 
