@@ -20,12 +20,48 @@ async def ensure_service_account(kube: KubeClient, namespace: str) -> None:
                            "metadata": {"name": "default", "namespace": namespace}})
 
 
+async def dataset_volume(kube: KubeClient, namespace: str, name: str) -> None:
+    """A PV ``<ns>-<name>`` bound to PVC ``<name>``, shaped as the dataset controller makes them.
+
+    The PV is cluster-scoped: ``delete_dataset_volume`` removes it (the fixture does).
+    """
+    pv = f"{namespace}-{name}"
+    await kube.create({
+        "apiVersion": "v1", "kind": "PersistentVolume",
+        "metadata": {"name": pv, "labels": {f"fluid.io/s-{namespace}-{name}": "true"}},
+        "spec": {
+            "capacity": {"storage": "100Pi"}, "accessModes": ["ReadOnlyMany"],
+            "storageClassName": "fluid", "persistentVolumeReclaimPolicy": "Retain",
+            "claimRef": {"namespace": namespace, "name": name},
+            "csi": {"driver": "fuse.csi.fluid.io", "volumeHandle": pv, "volumeAttributes": {
+                "fluid_path": f"/runtime-mnt/alluxio/{namespace}/{name}/alluxio-fuse",
+                "mount_type": "fuse.alluxio-fuse"}},
+        },
+    })
+    await kube.create({
+        "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"accessModes": ["ReadOnlyMany"], "storageClassName": "fluid",
+                 "volumeName": pv, "resources": {"requests": {"storage": "100Pi"}}},
+    })
+
+
+async def delete_dataset_volume(kube: KubeClient, namespace: str, name: str) -> None:
+    await kube.delete(resources.PERSISTENT_VOLUMES, f"{namespace}-{name}")
+
+
 async def bound_dataset(
     kube: KubeClient, namespace: str, name: str, *, runtime_type: str = "alluxio",
-    mounts: list[Obj] | None = None, status: Obj | None = None,
+    mounts: list[Obj] | None = None, status: Obj | None = None, volume: bool = False,
 ) -> Obj:
-    """A Dataset whose status says it is Bound to a runtime of ``runtime_type``."""
+    """A Dataset whose status says it is Bound to a runtime of ``runtime_type``.
+
+    ``volume`` also makes its PV and PVC (pods that mount the dataset need them to be
+    scheduled); pair it with ``delete_dataset_volume``.
+    """
     await ensure_service_account(kube, namespace)
+    if volume:
+        await dataset_volume(kube, namespace, name)
     dataset = await kube.create({
         "apiVersion": "data.fluid.io/v1alpha1", "kind": "Dataset",
         "metadata": {"name": name, "namespace": namespace},
@@ -56,8 +92,23 @@ async def wait_phase(
     async def reached() -> bool:
         return await phase_of(kube, kind, namespace, name) == phase
 
-    await eventually(reached, timeout=timeout, what=f"{kind} {namespace}/{name} phase {phase}")
+    try:
+        await eventually(reached, timeout=timeout, what=f"{kind} {namespace}/{name} phase {phase}")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{await _explain(kube, kind, namespace, name)}") from None
     return await operation(kube, kind, namespace, name)
+
+
+async def _explain(kube: KubeClient, kind: str, namespace: str, name: str) -> str:
+    """The operation's status and its Jobs' and pods' states, for a failing wait."""
+    obj = await kube.get_or_none(kinds.BY_KIND[kind].resource, name, namespace)
+    lines = [f"status: {(obj or {}).get('status')}"]
+    for job in (await kube.list(resources.JOBS, namespace)).get("items") or ():
+        lines.append(f"job {job['metadata']['name']}: {job.get('status')}")
+    for pod in (await kube.list(resources.PODS, namespace)).get("items") or ():
+        lines.append(f"pod {pod['metadata']['name']} on {pod['spec'].get('nodeName')}: "
+                     f"{(pod.get('status') or {}).get('phase')}")
+    return "\n".join(lines)
 
 
 async def job_pod(kube: KubeClient, namespace: str, job: str) -> Obj:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from dataops_support import bound_dataset, data_load, job_pod, operation, phase_of, wait_phase
 
 from fluid.api import kinds
 from fluid.kube import KubeClient, resources
 from fluid.reconcile import Manager
 from fluid.testing.wait import eventually
-
-from dataops_support import bound_dataset, data_load, job_pod, operation, phase_of, wait_phase
 
 pytestmark = [pytest.mark.cluster, pytest.mark.workloads]
 
@@ -27,10 +26,13 @@ async def test_runs_target_paths_to_complete(kube: KubeClient, namespace: str, d
     assert [c["type"] for c in status["conditions"]] == ["Complete"]
     job = await kube.get(resources.JOBS, "spark-loader-job", namespace)
     labels = job["spec"]["template"]["metadata"]["labels"]
-    assert labels["role"] == "dataload-pod" and labels["app"] == "alluxio"
-    assert labels["targetDataset"] == "spark" and labels["fluid.io/managed-by"] == "fluid"
+    assert labels["role"] == "dataload-pod"
+    assert labels["app"] == "alluxio"
+    assert labels["targetDataset"] == "spark"
+    assert labels["fluid.io/managed-by"] == "fluid"
     env = {e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env["TARGETS"] == "/spark-3.3.1\t2" and env["LOAD_METADATA"] == "true"
+    assert env["TARGETS"] == "/spark-3.3.1\t2"
+    assert env["LOAD_METADATA"] == "true"
     assert job["metadata"]["ownerReferences"][0]["uid"] == done["metadata"]["uid"]
 
     pod = await job_pod(kube, namespace, "spark-loader-job")

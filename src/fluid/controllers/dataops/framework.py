@@ -775,11 +775,14 @@ class OperationReconciler:
         if model is not None:
             await self._release(Operation(obj=obj, model=model))
         meta = obj["metadata"]
-        await self._client.json_patch(self._kind.info.resource, meta["name"], meta["namespace"], [
-            {"op": "test", "path": "/metadata/finalizers", "value": finalizers},
-            {"op": "replace", "path": "/metadata/finalizers",
-             "value": [f for f in finalizers if f != self._finalizer]},
-        ])
+        try:
+            await self._client.json_patch(self._kind.info.resource, meta["name"], meta["namespace"], [
+                {"op": "test", "path": "/metadata/finalizers", "value": finalizers},
+                {"op": "replace", "path": "/metadata/finalizers",
+                 "value": [f for f in finalizers if f != self._finalizer]},
+            ])
+        except errors.NotFound:
+            return  # an earlier reconcile already let it go; the cache had not caught up
         log.info("operation_finalized")
 
 
