@@ -18,6 +18,7 @@ the JSON secret provider (``secrets:///token/``). Pure: no I/O. Called by
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -26,11 +27,12 @@ from xml.sax.saxutils import escape
 import attrs
 
 from fluid.api import constants
-from fluid.api.constants import MediumType, PlacementMode, VolumeType
+from fluid.api.constants import MediumType, VolumeType
 from fluid.api.dataset import Dataset, EncryptOption, Mount
 from fluid.api.jindo import JindoCompTemplateSpec, JindoFuseSpec, JindoRuntime, JindoRuntimeSpec
 from fluid.api.quantity import parse_quantity
 from fluid.api.runtime_common import Level
+from fluid.engines.base import UFS_ROOT, Obj, RenderContext, mount_path_in_namespace
 
 __all__ = [
     "DEFAULT_FUSE_METRICS_PORT",
@@ -48,7 +50,7 @@ __all__ = [
     "fuse_name",
     "master_name",
     "master_replicas",
-    "needed_ports",
+    "port_names",
     "render",
     "worker_name",
 ]
@@ -96,17 +98,32 @@ class Ports:
     fuse_metrics: int | None = None
 
 
+PORT_MASTER_RPC = "master-rpc"
+PORT_WORKER_RPC = "worker-rpc"
+PORT_RAFT = "master-raft"
+PORT_FUSE_METRICS = "fuse-metrics"
+
+
 @attrs.frozen(kw_only=True)
 class RenderInput:
+    """The models plus what the shared lifecycle decided (``ctx``: labels, host ports,
+    replicas, placement affinity, tolerations, FUSE node selector and host directory,
+    ``local://``/``pvc://`` volumes)."""
+
     runtime: JindoRuntime
     dataset: Dataset
-    owner_reference: Mapping[str, Any]
-    dataset_uid: str | None = None
-    ports: Ports = Ports()
+    ctx: RenderContext
     images: Images = Images()
-    mount_root: str = "/runtime-mnt"
-    extra_labels: Mapping[str, str] = attrs.field(factory=dict)
-    worker_affinity: Mapping[str, Any] | None = None
+
+    @property
+    def ports(self) -> Ports:
+        """Allocated host ports, else upstream's defaults (container network)."""
+        got = self.ctx.ports
+        ha = master_replicas(self.runtime) == HA_MASTERS
+        return Ports(master_rpc=got.get(PORT_MASTER_RPC, DEFAULT_MASTER_RPC_PORT),
+                     worker_rpc=got.get(PORT_WORKER_RPC, DEFAULT_WORKER_RPC_PORT),
+                     raft=got.get(PORT_RAFT, DEFAULT_RAFT_PORT) if ha else None,
+                     fuse_metrics=got.get(PORT_FUSE_METRICS, DEFAULT_FUSE_METRICS_PORT))
 
 
 @attrs.frozen(kw_only=True)
@@ -118,7 +135,7 @@ class Rendered:
     worker: dict[str, Any]
     fuse: dict[str, Any]
 
-    def objects(self) -> list[dict[str, Any]]:
+    def objects(self) -> list[Obj]:
         """In apply order: configuration and Services before the pods."""
         return [self.config, self.client_config, *self.services, self.master, self.worker,
                 self.fuse]
@@ -143,13 +160,8 @@ def fuse_name(name: str) -> str:
     return f"{full_name(name)}-fuse"
 
 
-def host_mount_path(mount_root: str, namespace: str, name: str) -> str:
-    return f"{mount_root.rstrip('/')}/{RUNTIME_TYPE}/{namespace}/{name}"
-
-
-def fuse_mount_path(mount_root: str, namespace: str, name: str) -> str:
-    """Where the dataset appears on the host (``/jfs/jindofs-fuse`` inside the pod)."""
-    return f"{host_mount_path(mount_root, namespace, name)}/jindofs-fuse"
+FUSE_DIR = "jindofs-fuse"
+"""The FUSE mount under the host directory (``/jfs/jindofs-fuse`` inside the pod)."""
 
 
 def master_replicas(runtime: JindoRuntime) -> int:
@@ -163,10 +175,16 @@ def fuse_metrics_enabled(runtime: JindoRuntime) -> bool:
     return bool(fuse and fuse.metrics and fuse.metrics.enabled)
 
 
-def needed_ports(runtime: JindoRuntime) -> int:
-    """How many host ports a host-network runtime needs: master/worker rpc, raft, metrics."""
-    return 2 + (1 if master_replicas(runtime) == HA_MASTERS else 0) + (
-        1 if fuse_metrics_enabled(runtime) else 0)
+def port_names(runtime: JindoRuntime) -> list[str]:
+    """Host ports a host-network runtime needs: master/worker rpc, raft (HA), FUSE metrics."""
+    if not host_network(runtime):
+        return []
+    names = [PORT_MASTER_RPC, PORT_WORKER_RPC]
+    if master_replicas(runtime) == HA_MASTERS:
+        names.append(PORT_RAFT)
+    if fuse_metrics_enabled(runtime):
+        names.append(PORT_FUSE_METRICS)
+    return names
 
 
 def host_network(runtime: JindoRuntime) -> bool:
@@ -232,8 +250,6 @@ class MountFacts:
     """Secret projections into ``/token``."""
     provider_types: set[str]
     bucket_tokens: dict[str, str]
-    pvc_volumes: list[dict[str, Any]]
-    local_paths: dict[str, str]
 
 
 def _scheme(mount_point: str) -> str:
@@ -343,23 +359,15 @@ def _ufs_read_only(dataset: Dataset) -> bool:
 
 
 def mount_facts(dataset: Dataset) -> MountFacts:
-    facts = MountFacts([], {}, [], set(), {}, [], {})
+    facts = MountFacts([], {}, [], set(), {})
     for raw in (dataset.spec.mounts if dataset.spec else None) or []:
         mount = _merged(raw, dataset)
         options = mount.options or {}
         scheme = _scheme(mount.mount_point)
         path = mount.mount_point
-        if scheme == "pvc":
-            claim, _, sub = mount.mount_point[len("pvc://"):].partition("/")
-            container = f"/underFSStorage/{mount.name or claim}"
-            volume: dict[str, Any] = {"name": claim, "mountPath": container,
-                                      "readOnly": _ufs_read_only(dataset)}
-            if sub:
-                volume["subPath"] = sub
-            facts.pvc_volumes.append(volume)
-            path = f"local://{container}"
-        elif scheme == "local":
-            facts.local_paths[mount.name or ""] = mount.mount_point[len("local://"):]
+        if scheme in ("pvc", "local"):  # a pod volume under /underFSStorage (ctx.ufs)
+            path = "local://" + posixpath.normpath(UFS_ROOT + mount_path_in_namespace(
+                {"name": mount.name, "path": mount.path}))
         facts.cachesets.append(_cacheset(mount, path))
         if scheme not in _UFS_SCHEMES:
             continue
@@ -543,13 +551,9 @@ def rpc_address(inp: RenderInput) -> str:
 
 
 def _meta(inp: RenderInput, name: str, labels: Mapping[str, str]) -> dict[str, Any]:
+    """Name and labels; the lifecycle adds namespace, common labels and ownerReferences."""
     return {"name": name, "namespace": inp.runtime.namespace,
-            "labels": {**inp.extra_labels, **labels},
-            "ownerReferences": [dict(inp.owner_reference)]}
-
-
-def _selector(name: str, role: str) -> dict[str, str]:
-    return {"app": CHART, "release": name, "role": role}
+            "labels": {**inp.ctx.labels, **labels}}
 
 
 def _split_image(image: str) -> tuple[str, str]:
@@ -580,11 +584,12 @@ def _token_volume(facts: MountFacts) -> tuple[list[dict[str, Any]], list[dict[st
             [{"name": "jindofs-secret-token", "mountPath": TOKEN_DIR, "readOnly": True}])
 
 
-def _pvc(facts: MountFacts) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    volumes = [{"name": v["name"], "persistentVolumeClaim": {"claimName": v["name"]}}
-               for v in facts.pvc_volumes]
-    unique = list({v["name"]: v for v in volumes}.values())
-    return unique, [dict(v) for v in facts.pvc_volumes]
+def _ufs(inp: RenderInput) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``local://`` and ``pvc://`` mounts as volumes (read-only unless the Dataset writes)."""
+    read_only = _ufs_read_only(inp.dataset)
+    mounts = [{**u.volume_mount, **({"readOnly": True} if read_only else {})}
+              for u in inp.ctx.ufs]
+    return [dict(u.volume) for u in inp.ctx.ufs], mounts
 
 
 def _data_volume(name: str, path: str, tier: Tier) -> dict[str, Any]:
@@ -594,17 +599,13 @@ def _data_volume(name: str, path: str, tier: Tier) -> dict[str, Any]:
     return {"name": name, "hostPath": {"path": path, "type": "DirectoryOrCreate"}}
 
 
-def _data_volumes(paths: Sequence[str], tier: Tier, local: Mapping[str, str]
+def _data_volumes(paths: Sequence[str], tier: Tier
                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     volumes, mounts = [], []
     for index, raw in enumerate(paths, start=1):
         path = raw.rstrip("/") or "/"
         name = f"datavolume-{index}"
         volumes.append(_data_volume(name, path, tier))
-        mounts.append({"name": name, "mountPath": path})
-    for mount_name, path in sorted(local.items()):
-        name = f"datavolume-{mount_name}"
-        volumes.append({"name": name, "hostPath": {"path": path, "type": "DirectoryOrCreate"}})
         mounts.append({"name": name, "mountPath": path})
     return volumes, mounts
 
@@ -656,16 +657,16 @@ def _tolerations(inp: RenderInput, comp: JindoCompTemplateSpec | JindoFuseSpec |
     return base + [dict(t) for t in (comp.tolerations if comp else None) or []]
 
 
-def _workload(inp: RenderInput, *, kind: str, name: str, role: str, labels: Mapping[str, str],
+def _workload(inp: RenderInput, *, kind: str, name: str, component: str,
               pod_spec: dict[str, Any], comp: JindoCompTemplateSpec | JindoFuseSpec | None,
               replicas: int | None = None) -> dict[str, Any]:
     spec = inp.runtime.spec or JindoRuntimeSpec()
-    selector = _selector(inp.runtime.name, role)
+    role = f"{CHART}-{component}"
     pod_labels, annotations = _pod_metadata(spec, comp)
     body: dict[str, Any] = {
-        "selector": {"matchLabels": selector},
+        "selector": {"matchLabels": inp.ctx.selector(component)},
         "template": {
-            "metadata": {"labels": {**inp.extra_labels, **pod_labels, **labels, **selector},
+            "metadata": {"labels": {**pod_labels, **inp.ctx.pod_labels(component), "role": role},
                          "annotations": {**annotations, "sidecar.istio.io/inject": "false"}},
             "spec": pod_spec,
         },
@@ -675,15 +676,15 @@ def _workload(inp: RenderInput, *, kind: str, name: str, role: str, labels: Mapp
                      "podManagementPolicy": "Parallel"})
     body["updateStrategy"] = {"type": "OnDelete" if kind == "DaemonSet" else "RollingUpdate"}
     return {"apiVersion": "apps/v1", "kind": kind,
-            "metadata": _meta(inp, name, {**labels, **selector}), "spec": body}
+            "metadata": _meta(inp, name, {"role": role}), "spec": body}
 
 
 def _master(inp: RenderInput, tier: Tier, meta_path: str, facts: MountFacts) -> dict[str, Any]:
     spec = inp.runtime.spec or JindoRuntimeSpec()
     master = spec.master
-    data_vols, data_mounts = _data_volumes([meta_path], tier, facts.local_paths)
+    data_vols, data_mounts = _data_volumes([meta_path], tier)
     token_vols, token_mounts = _token_volume(facts)
-    pvc_vols, pvc_mounts = _pvc(facts)
+    pvc_vols, pvc_mounts = _ufs(inp)
     ports = [{"name": "rpc", "containerPort": inp.ports.master_rpc}]
     env = {"CLIENT_NAMESPACE_RPC_ADDRESS": rpc_address(inp)}
     if master_replicas(inp.runtime) == HA_MASTERS:
@@ -708,7 +709,7 @@ def _master(inp: RenderInput, tier: Tier, meta_path: str, facts: MountFacts) -> 
                     node_selector=(master.node_selector if master else None) or {},
                     tolerations=_tolerations(inp, master))
     return _workload(inp, kind="StatefulSet", name=master_name(inp.runtime.name),
-                     role="jindofs-master", labels={}, pod_spec=pod, comp=master,
+                     component="master", pod_spec=pod, comp=master,
                      replicas=master_replicas(inp.runtime))
 
 
@@ -717,18 +718,13 @@ def _config_volume(inp: RenderInput) -> dict[str, Any]:
             "configMap": {"name": f"{full_name(inp.runtime.name)}-config"}}
 
 
-def _placement(dataset: Dataset) -> str:
-    mode = dataset.spec.placement if dataset.spec else None
-    return (mode or PlacementMode.EXCLUSIVE).value or PlacementMode.EXCLUSIVE.value
-
-
 def _worker(inp: RenderInput, tier: Tier, facts: MountFacts) -> dict[str, Any]:
     spec = inp.runtime.spec or JindoRuntimeSpec()
     worker = spec.worker
-    namespace, name = inp.runtime.namespace, inp.runtime.name
-    data_vols, data_mounts = _data_volumes(list(tier.paths), tier, facts.local_paths)
+    name = inp.runtime.name
+    data_vols, data_mounts = _data_volumes(list(tier.paths), tier)
     token_vols, token_mounts = _token_volume(facts)
-    pvc_vols, pvc_mounts = _pvc(facts)
+    pvc_vols, pvc_mounts = _ufs(inp)
     container = {
         "name": WORKER_CONTAINER,
         "image": _image(inp.images.smartdata, spec.jindo_version.image if spec.jindo_version
@@ -749,22 +745,20 @@ def _worker(inp: RenderInput, tier: Tier, facts: MountFacts) -> dict[str, Any]:
                     volumes=[*data_vols, *pvc_vols, *token_vols, _config_volume(inp)],
                     node_selector=(worker.node_selector if worker else None) or {},
                     tolerations=_tolerations(inp, worker))
-    if inp.worker_affinity:
-        pod["affinity"] = dict(inp.worker_affinity)
-    labels = {constants.LABEL_DATASET: constants.dataset_id(namespace, name),
-              constants.LABEL_DATASET_PLACEMENT: _placement(inp.dataset)}
-    return _workload(inp, kind="StatefulSet", name=worker_name(name), role="jindofs-worker",
-                     labels=labels, pod_spec=pod, comp=worker, replicas=spec.replicas or 0)
+    if inp.ctx.worker_affinity:
+        pod["affinity"] = dict(inp.ctx.worker_affinity)
+    return _workload(inp, kind="StatefulSet", name=worker_name(name), component="worker",
+                     pod_spec=pod, comp=worker, replicas=inp.ctx.replicas)
 
 
 def _fuse(inp: RenderInput, tier: Tier, facts: MountFacts) -> dict[str, Any]:
     spec = inp.runtime.spec or JindoRuntimeSpec()
     fuse = spec.fuse or JindoFuseSpec()
     namespace, name = inp.runtime.namespace, inp.runtime.name
-    data_vols, data_mounts = _data_volumes(list(tier.paths), tier, facts.local_paths)
+    data_vols, data_mounts = _data_volumes(list(tier.paths), tier)
     token_vols, token_mounts = _token_volume(facts)
-    pvc_vols, pvc_mounts = _pvc(facts)
-    host_path = host_mount_path(inp.mount_root, namespace, name)
+    pvc_vols, pvc_mounts = _ufs(inp)
+    host_path = inp.ctx.fuse_mount_path
     args = fuse_args(inp.runtime, inp.dataset)
     if not any(a.startswith("-ometrics_port=") for a in args):
         port = inp.ports.fuse_metrics or DEFAULT_FUSE_METRICS_PORT
@@ -790,15 +784,14 @@ def _fuse(inp: RenderInput, tier: Tier, facts: MountFacts) -> dict[str, Any]:
             *data_mounts, *token_mounts, *pvc_mounts,
         ],
     }
-    node_selector = {**(fuse.node_selector or {}),
-                     constants.fuse_label(namespace, name, uid=inp.dataset_uid): "true"}
+    node_selector = dict(inp.ctx.fuse_node_selector)
     pod = _pod_spec(inp, comp=fuse, containers=[container], volumes=[
         {"name": "jindofs-fuse-device", "hostPath": {"path": "/dev/fuse", "type": "CharDevice"}},
         {"name": "jindofs-fuse-mount", "hostPath": {"path": host_path, "type": "DirectoryOrCreate"}},
         *data_vols, *pvc_vols, *token_vols, _config_volume(inp)],
         node_selector=node_selector, tolerations=[{"operator": "Exists"}])
-    return _workload(inp, kind="DaemonSet", name=fuse_name(name), role="jindofs-fuse",
-                     labels={}, pod_spec=pod, comp=fuse)
+    return _workload(inp, kind="DaemonSet", name=fuse_name(name), component="fuse",
+                     pod_spec=pod, comp=fuse)
 
 
 def _services(inp: RenderInput) -> list[dict[str, Any]]:
@@ -810,11 +803,11 @@ def _services(inp: RenderInput) -> list[dict[str, Any]]:
         if ha:
             ports.append({"name": "raft", "port": inp.ports.raft or DEFAULT_RAFT_PORT})
         pod = f"{master_name(name)}-{index}"
-        selector: dict[str, str] = {**_selector(name, "jindofs-master"),
+        selector: dict[str, str] = {**inp.ctx.selector("master"),
                                     "statefulset.kubernetes.io/pod-name": pod}
         services.append({
             "apiVersion": "v1", "kind": "Service",
-            "metadata": _meta(inp, pod, _selector(name, "jindofs-master")),
+            "metadata": _meta(inp, pod, {"role": f"{CHART}-master"}),
             "spec": {"clusterIP": "None", "ports": ports, "selector": selector},
         })
     return services
@@ -841,7 +834,7 @@ def render(inp: RenderInput) -> Rendered:
         ("common", fuse_log),
         ("jindosdk", {"fs.jindocache.namespace.rpc.address": address, **client_props}),
     ])
-    labels = {"app": CHART, "release": name}
+    labels = {"role": f"{CHART}-config"}
     config = {"apiVersion": "v1", "kind": "ConfigMap",
               "metadata": _meta(inp, f"{full_name(name)}-config", labels),
               "data": {"jindocache.cfg": jindocache_cfg,

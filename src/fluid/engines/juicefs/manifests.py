@@ -26,11 +26,12 @@ from typing import Any
 import attrs
 
 from fluid.api import constants, converter
-from fluid.api.constants import FuseCleanPolicy, NetworkMode, PlacementMode, VolumeType
+from fluid.api.constants import FuseCleanPolicy, NetworkMode, VolumeType
 from fluid.api.dataset import Dataset, EncryptOption, Mount
 from fluid.api.juicefs import JuiceFSRuntime, JuiceFSRuntimeSpec
 from fluid.api.quantity import parse_quantity
 from fluid.api.runtime_common import EnvVar, Level
+from fluid.engines.base import Obj, RenderContext
 
 __all__ = [
     "COMMUNITY_CLI",
@@ -168,21 +169,28 @@ class JuiceFSConfig:
         return tuple(s for s in self.secrets if s.option not in _WELL_KNOWN_SECRETS)
 
 
+PORT_WORKER_METRICS = "worker-metrics"
+PORT_FUSE_METRICS = "fuse-metrics"
+
+
 @attrs.frozen(kw_only=True)
 class RenderInput:
+    """The runtime and Dataset models plus what the shared lifecycle decided (``ctx``:
+    labels, host ports, replicas, placement affinity, tolerations, FUSE node selector and
+    host mount directory)."""
+
     runtime: JuiceFSRuntime
     dataset: Dataset
-    owner_reference: Mapping[str, Any]
-    dataset_uid: str | None = None
-    worker_metrics_port: int | None = None
-    """Allocated in host network (community edition); the default port otherwise."""
-    fuse_metrics_port: int | None = None
+    ctx: RenderContext
     images: Images = Images()
-    mount_root: str = "/runtime-mnt"
-    extra_labels: Mapping[str, str] = attrs.field(factory=dict)
-    """Labels every object carries (e.g. fluid.io/dataset-id, managed-by)."""
-    worker_affinity: Mapping[str, Any] | None = None
-    """Placement affinity computed by the scheduling helpers, copied into the worker pods."""
+
+    @property
+    def worker_metrics_port(self) -> int | None:
+        return self.ctx.ports.get(PORT_WORKER_METRICS)
+
+    @property
+    def fuse_metrics_port(self) -> int | None:
+        return self.ctx.ports.get(PORT_FUSE_METRICS)
 
 
 @attrs.frozen(kw_only=True)
@@ -193,7 +201,7 @@ class Rendered:
     fuse_script: dict[str, Any]
     config: JuiceFSConfig
 
-    def objects(self) -> list[dict[str, Any]]:
+    def objects(self) -> list[Obj]:
         """In apply order: scripts before the workloads that mount them."""
         return [self.worker_script, self.fuse_script, self.worker, self.fuse]
 
@@ -209,14 +217,13 @@ def fuse_name(name: str) -> str:
     return f"{name}-fuse"
 
 
-def host_mount_path(mount_root: str, namespace: str, name: str) -> str:
-    """The host directory the FUSE pod shares with the node (bidirectional propagation)."""
-    return f"{mount_root.rstrip('/')}/{RUNTIME_TYPE}/{namespace}/{name}"
+FUSE_DIR = "juicefs-fuse"
 
 
-def fuse_mount_path(mount_root: str, namespace: str, name: str) -> str:
-    """Where JuiceFS mounts the dataset; the CSI plugin bind-mounts it into pods."""
-    return f"{host_mount_path(mount_root, namespace, name)}/juicefs-fuse"
+def fuse_mount_path(host_dir: str) -> str:
+    """Where JuiceFS mounts the dataset (under the host directory the FUSE pod shares with
+    the node); the CSI plugin bind-mounts it into pods."""
+    return f"{host_dir.rstrip('/')}/{FUSE_DIR}"
 
 
 # -- what the dataset says ---------------------------------------------------------------------
@@ -455,16 +462,9 @@ def _image(inp: RenderInput, edition: Edition, image: str | None, tag: str | Non
 
 
 def _meta(inp: RenderInput, name: str, labels: Mapping[str, str]) -> dict[str, Any]:
-    return {
-        "name": name,
-        "namespace": inp.runtime.namespace,
-        "labels": {**inp.extra_labels, **labels},
-        "ownerReferences": [dict(inp.owner_reference)],
-    }
-
-
-def _selector_labels(name: str, role: str) -> dict[str, str]:
-    return {"app": RUNTIME_TYPE, "release": name, "role": role}
+    """Name and labels; the lifecycle adds namespace, common labels and ownerReferences."""
+    return {"name": name, "namespace": inp.runtime.namespace,
+            "labels": {**inp.ctx.labels, **labels}}
 
 
 def _envs(envs: list[EnvVar] | None) -> list[dict[str, Any]]:
@@ -522,20 +522,11 @@ def _pod_metadata(spec: JuiceFSRuntimeSpec, component: Any) -> tuple[dict[str, s
     return labels, annotations
 
 
-def _placement(dataset: Dataset) -> str:
-    mode = dataset.spec.placement if dataset.spec else None
-    return (mode or PlacementMode.EXCLUSIVE).value or PlacementMode.EXCLUSIVE.value
-
-
-def _tolerations(dataset: Dataset) -> list[dict[str, Any]]:
-    return [dict(t) for t in (dataset.spec.tolerations if dataset.spec else None) or []]
-
-
 def _script_configmap(inp: RenderInput, name: str, role: str, script: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": _meta(inp, name, _selector_labels(inp.runtime.name, role)),
+        "metadata": _meta(inp, name, {"role": role}),
         "data": {"script.sh": script},
     }
 
@@ -547,40 +538,57 @@ def _metrics_ports(config: JuiceFSConfig, port: int | None) -> list[dict[str, An
              "protocol": "TCP"}]
 
 
+def _image_of(inp: RenderInput, config: JuiceFSConfig, *, fuse: bool) -> tuple[str, str]:
+    spec = inp.runtime.spec or JuiceFSRuntimeSpec()
+    source: Any = spec.fuse if fuse else spec.juicefs_version
+    image = _image(inp, config.edition, source.image if source else None,
+                   source.image_tag if source else None)
+    return image, (source.image_pull_policy if source else None) or inp.images.pull_policy
+
+
+def _pre_stop(mount_path: str) -> dict[str, Any]:
+    return {"preStop": {"exec": {"command": ["sh", "-c", f"umount {shlex.quote(mount_path)}"]}}}
+
+
+def _pod_template(inp: RenderInput, component: str, role: str, labels: Mapping[str, str],
+                  annotations: Mapping[str, str], pod_spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "metadata": {
+            "labels": {**labels, **inp.ctx.pod_labels(component), "role": role,
+                       "sidecar.istio.io/inject": "false"},
+            "annotations": {**annotations, "sidecar.istio.io/inject": "false"},
+        },
+        "spec": pod_spec,
+    }
+
+
 def _worker(inp: RenderInput, config: JuiceFSConfig, mount_path: str) -> dict[str, Any]:
     spec = inp.runtime.spec or JuiceFSRuntimeSpec()
     worker = spec.worker
     name = inp.runtime.name
-    dataset_id = constants.dataset_id(inp.runtime.namespace, name)
-    selector = _selector_labels(name, WORKER_ROLE)
-    labels = {**selector, constants.LABEL_DATASET: dataset_id,
-              constants.LABEL_DATASET_PLACEMENT: _placement(inp.dataset)}
     pod_labels, pod_annotations = _pod_metadata(spec, worker)
     user_mounts = [dict(m) for m in (worker.volume_mounts if worker else None) or []]
     templates = {t.get("metadata", {}).get("name") for t in spec.volume_claim_templates or []}
     cache_vols, cache_mounts = _cache_volumes(cache_dirs(spec), user_mounts)
     host_network = _host_network(worker.network_mode if worker else None)
-    version = spec.juicefs_version
+    image, pull_policy = _image_of(inp, config, fuse=False)
     pod_spec: dict[str, Any] = {
         "hostNetwork": host_network,
         "enableServiceLinks": False,
         "nodeSelector": dict((worker.node_selector if worker else None) or {}),
-        "tolerations": _tolerations(inp.dataset),
+        "tolerations": [dict(t) for t in inp.ctx.tolerations],
         "restartPolicy": "Always",
         "containers": [{
             "name": WORKER_CONTAINER,
-            "image": _image(inp, config.edition, version.image if version else None,
-                            version.image_tag if version else None),
-            "imagePullPolicy": (version.image_pull_policy if version else None)
-            or inp.images.pull_policy,
+            "image": image,
+            "imagePullPolicy": pull_policy,
             "command": ["sh", f"{SCRIPT_DIR}/script.sh"],
             "env": [{"name": "JFS_FOREGROUND", "value": "1"},
                     *_envs(worker.env if worker else None), *_secret_envs(config)],
             "ports": _metrics_ports(config, inp.worker_metrics_port),
             "resources": dict((worker.resources if worker else None) or {}),
             "securityContext": {"runAsUser": 0, "privileged": True},
-            "lifecycle": {"preStop": {"exec": {
-                "command": ["sh", "-c", f"umount {shlex.quote(mount_path)}"]}}},
+            "lifecycle": _pre_stop(mount_path),
             "volumeMounts": [{"name": "script", "mountPath": SCRIPT_DIR}, *user_mounts,
                              *cache_mounts],
         }],
@@ -593,54 +601,44 @@ def _worker(inp: RenderInput, config: JuiceFSConfig, mount_path: str) -> dict[st
     }
     if host_network:
         pod_spec["dnsPolicy"] = "ClusterFirstWithHostNet"
-    if inp.worker_affinity:
-        pod_spec["affinity"] = dict(inp.worker_affinity)
+    if inp.ctx.worker_affinity:
+        pod_spec["affinity"] = dict(inp.ctx.worker_affinity)
     sts_spec: dict[str, Any] = {
-        "replicas": spec.replicas or 0,
+        "replicas": inp.ctx.replicas,
         "serviceName": worker_name(name),
         "podManagementPolicy": "Parallel",
         "updateStrategy": {"type": "OnDelete"},
-        "selector": {"matchLabels": selector},
-        "template": {
-            "metadata": {
-                "labels": {**inp.extra_labels, **pod_labels, **labels,
-                           "sidecar.istio.io/inject": "false"},
-                "annotations": {**pod_annotations, "sidecar.istio.io/inject": "false"},
-            },
-            "spec": pod_spec,
-        },
+        "selector": {"matchLabels": inp.ctx.selector("worker")},
+        "template": _pod_template(inp, "worker", WORKER_ROLE, pod_labels, pod_annotations,
+                                  pod_spec),
     }
     if spec.volume_claim_templates:
         sts_spec["volumeClaimTemplates"] = [dict(t) for t in spec.volume_claim_templates]
     return {"apiVersion": "apps/v1", "kind": "StatefulSet",
-            "metadata": _meta(inp, worker_name(name), labels), "spec": sts_spec}
+            "metadata": _meta(inp, worker_name(name), {"role": WORKER_ROLE}), "spec": sts_spec}
 
 
 def _fuse(inp: RenderInput, config: JuiceFSConfig, mount_path: str) -> dict[str, Any]:
     spec = inp.runtime.spec or JuiceFSRuntimeSpec()
     fuse = spec.fuse
     namespace, name = inp.runtime.namespace, inp.runtime.name
-    selector = _selector_labels(name, FUSE_ROLE)
     pod_labels, pod_annotations = _pod_metadata(spec, fuse)
     user_mounts = [dict(m) for m in (fuse.volume_mounts if fuse else None) or []]
     cache_vols, cache_mounts = _cache_volumes(cache_dirs(spec), user_mounts)
     host_network = _host_network(fuse.network_mode if fuse else None)
-    host_path = host_mount_path(inp.mount_root, namespace, name)
-    node_selector = {**((fuse.node_selector if fuse else None) or {}),
-                     constants.fuse_label(namespace, name, uid=inp.dataset_uid): "true"}
+    host_path = inp.ctx.fuse_mount_path
+    image, pull_policy = _image_of(inp, config, fuse=True)
     pod_spec: dict[str, Any] = {
         "hostNetwork": host_network,
         "hostPID": False,
         "enableServiceLinks": False,
-        "nodeSelector": node_selector,
+        "nodeSelector": dict(inp.ctx.fuse_node_selector),
         "tolerations": [{"operator": "Exists"}],
         "restartPolicy": "Always",
         "containers": [{
             "name": FUSE_CONTAINER,
-            "image": _image(inp, config.edition, fuse.image if fuse else None,
-                            fuse.image_tag if fuse else None),
-            "imagePullPolicy": (fuse.image_pull_policy if fuse else None)
-            or inp.images.pull_policy,
+            "image": image,
+            "imagePullPolicy": pull_policy,
             "command": ["sh", f"{SCRIPT_DIR}/script.sh"],
             "env": [{"name": "JFS_FOREGROUND", "value": "1"},
                     *_envs(fuse.env if fuse else None), *_secret_envs(config),
@@ -650,8 +648,7 @@ def _fuse(inp: RenderInput, config: JuiceFSConfig, mount_path: str) -> dict[str,
             "ports": _metrics_ports(config, inp.fuse_metrics_port),
             "resources": dict((fuse.resources if fuse else None) or {}),
             "securityContext": {"runAsUser": 0, "privileged": True},
-            "lifecycle": {"preStop": {"exec": {
-                "command": ["sh", "-c", f"umount {shlex.quote(mount_path)}"]}}},
+            "lifecycle": _pre_stop(mount_path),
             "volumeMounts": [
                 {"name": "juicefs-fuse-mount", "mountPath": host_path,
                  "mountPropagation": "Bidirectional"},
@@ -673,18 +670,12 @@ def _fuse(inp: RenderInput, config: JuiceFSConfig, mount_path: str) -> dict[str,
     return {
         "apiVersion": "apps/v1",
         "kind": "DaemonSet",
-        "metadata": _meta(inp, fuse_name(name), selector),
+        "metadata": _meta(inp, fuse_name(name), {"role": FUSE_ROLE}),
         "spec": {
             "updateStrategy": {"type": "OnDelete"},
-            "selector": {"matchLabels": selector},
-            "template": {
-                "metadata": {
-                    "labels": {**inp.extra_labels, **pod_labels, **selector,
-                               "sidecar.istio.io/inject": "false"},
-                    "annotations": {**pod_annotations, "sidecar.istio.io/inject": "false"},
-                },
-                "spec": pod_spec,
-            },
+            "selector": {"matchLabels": inp.ctx.selector("fuse")},
+            "template": _pod_template(inp, "fuse", FUSE_ROLE, pod_labels, pod_annotations,
+                                      pod_spec),
         },
     }
 
@@ -696,12 +687,19 @@ def clean_policy(runtime: JuiceFSRuntime) -> FuseCleanPolicy:
     return policy or FuseCleanPolicy.ON_RUNTIME_DELETED
 
 
+def host_network_components(runtime: JuiceFSRuntime) -> tuple[bool, bool]:
+    """(worker, fuse) on the host network: unset network modes mean host network."""
+    spec = runtime.spec or JuiceFSRuntimeSpec()
+    return (_host_network(spec.worker.network_mode if spec.worker else None),
+            _host_network(spec.fuse.network_mode if spec.fuse else None))
+
+
 def render(inp: RenderInput) -> Rendered:
     """Every object of a JuiceFSRuntime; raises RenderError on a user's mistake."""
     spec = inp.runtime.spec or JuiceFSRuntimeSpec()
     namespace, name = inp.runtime.namespace, inp.runtime.name
     config = parse_config(inp.dataset)
-    mount_path = fuse_mount_path(inp.mount_root, namespace, name)
+    mount_path = fuse_mount_path(inp.ctx.fuse_mount_path)
     setup = format_command(config, spec.configs or ())
     quota = quota_command(config)
     fuse_options = fuse_mount_options(spec=spec, dataset=inp.dataset, config=config,

@@ -27,7 +27,7 @@ from typing import Any
 import attrs
 
 from fluid.api import constants, converter
-from fluid.api.constants import NetworkMode, NodePublishSecretPolicy, PlacementMode
+from fluid.api.constants import NetworkMode, NodePublishSecretPolicy
 from fluid.api.dataset import Dataset, EncryptOption, Mount
 from fluid.api.runtime_common import ContainerPort, EnvVar
 from fluid.api.thin import (
@@ -38,6 +38,7 @@ from fluid.api.thin import (
     ThinRuntimeProfileSpec,
     ThinRuntimeSpec,
 )
+from fluid.engines.base import Obj, RenderContext
 
 __all__ = [
     "CONFIG_KEY",
@@ -95,15 +96,18 @@ class PvcMount:
 
 @attrs.frozen(kw_only=True)
 class RenderInput:
+    """The models plus what the shared lifecycle decided (``ctx``) and what the engine
+    looked up for ``pvc://`` mounts."""
+
     runtime: ThinRuntime
     profile: ThinRuntimeProfile
     dataset: Dataset
-    owner_reference: Mapping[str, Any]
-    dataset_uid: str | None = None
+    ctx: RenderContext
     pvc_mounts: Sequence[PvcMount] = ()
-    mount_root: str = "/runtime-mnt"
-    extra_labels: Mapping[str, str] = attrs.field(factory=dict)
-    worker_affinity: Mapping[str, Any] | None = None
+
+    @property
+    def target(self) -> str:
+        return target_path(self.ctx.fuse_mount_path)
 
 
 @attrs.frozen(kw_only=True)
@@ -112,7 +116,7 @@ class Rendered:
     config: dict[str, Any]
     worker: dict[str, Any] | None
 
-    def objects(self) -> list[dict[str, Any]]:
+    def objects(self) -> list[Obj]:
         """In apply order: the config before the pods that mount it."""
         return [self.config, self.fuse, *([self.worker] if self.worker else [])]
 
@@ -132,9 +136,13 @@ def config_name(name: str) -> str:
     return f"{name}-fuse-conf"
 
 
-def target_path(mount_root: str, namespace: str, name: str) -> str:
-    """Where the FUSE image must mount the file system (``MOUNT_POINT``)."""
-    return f"{mount_root.rstrip('/')}/{RUNTIME_TYPE}/{namespace}/{name}/thin-fuse"
+FUSE_DIR = "thin-fuse"
+
+
+def target_path(host_dir: str) -> str:
+    """Where the FUSE image must mount the file system (``MOUNT_POINT``): ``thin-fuse``
+    under the host directory the FUSE pod shares with the node."""
+    return f"{host_dir.rstrip('/')}/{FUSE_DIR}"
 
 
 def pvc_name_of(mount_point: str) -> str | None:
@@ -304,7 +312,7 @@ def fuse_config(inp: RenderInput, volumes: list[dict[str, Any]],
     pvcs = {p.claim: p for p in inp.pvc_mounts}
     config: dict[str, Any] = {
         "mounts": [_config_mount(m, inp.dataset, volumes, mounts) for m in dataset_mounts],
-        "targetPath": target_path(inp.mount_root, inp.runtime.namespace, inp.runtime.name),
+        "targetPath": inp.target,
         "accessModes": list((spec.access_modes if spec else None) or ["ReadOnlyMany"]),
     }
     if fuse.options:
@@ -319,14 +327,18 @@ def fuse_config(inp: RenderInput, volumes: list[dict[str, Any]],
 # -- objects -------------------------------------------------------------------------------
 
 
-def _meta(inp: RenderInput, name: str, labels: Mapping[str, str]) -> dict[str, Any]:
+def _meta(inp: RenderInput, name: str, role: str) -> dict[str, Any]:
+    """Name and labels; the lifecycle adds namespace, common labels and ownerReferences."""
     return {"name": name, "namespace": inp.runtime.namespace,
-            "labels": {**inp.extra_labels, **labels},
-            "ownerReferences": [dict(inp.owner_reference)]}
+            "labels": {**inp.ctx.labels, "role": role}}
 
 
-def _selector(name: str, role: str) -> dict[str, str]:
-    return {"app": RUNTIME_TYPE, "release": name, "role": role}
+def _template(inp: RenderInput, component: str, role: str, labels: Mapping[str, str],
+              annotations: Mapping[str, str], pod_spec: dict[str, Any]) -> dict[str, Any]:
+    return {"metadata": {"labels": {**labels, **inp.ctx.pod_labels(component), "role": role,
+                                    "sidecar.istio.io/inject": "false"},
+                         "annotations": {**annotations, "sidecar.istio.io/inject": "false"}},
+            "spec": pod_spec}
 
 
 def _pull_secrets(profile: ThinRuntimeProfileSpec, spec: ThinRuntimeSpec,
@@ -342,11 +354,6 @@ def _envs(*envs: list[EnvVar] | None) -> list[dict[str, Any]]:
 
 def _ports(*ports: list[ContainerPort] | None) -> list[dict[str, Any]]:
     return [converter.unstructure(p) for group in ports for p in group or []]
-
-
-def _placement(dataset: Dataset) -> str:
-    mode = dataset.spec.placement if dataset.spec else None
-    return (mode or PlacementMode.EXCLUSIVE).value or PlacementMode.EXCLUSIVE.value
 
 
 def _pvc_secret_volumes(pvc_mounts: Sequence[PvcMount], volumes: list[dict[str, Any]],
@@ -366,7 +373,7 @@ def _fuse(inp: RenderInput, config_map: str) -> tuple[dict[str, Any], dict[str, 
     spec = inp.runtime.spec or ThinRuntimeSpec()
     pf, rf = profile.fuse or ThinFuseSpec(), spec.fuse or ThinFuseSpec()
     namespace, name = inp.runtime.namespace, inp.runtime.name
-    target = target_path(inp.mount_root, namespace, name)
+    target = inp.target
     user_mounts = _dicts(pf.volume_mounts) + _dicts(rf.volume_mounts)
     volumes = (_volumes_for(profile.volumes, pf.volume_mounts, owner="ThinRuntimeProfile")
                + _volumes_for(spec.volumes, rf.volume_mounts, owner="ThinRuntime"))
@@ -408,12 +415,11 @@ def _fuse(inp: RenderInput, config_map: str) -> tuple[dict[str, Any], dict[str, 
             container[key] = list(value) if isinstance(value, list) else dict(value)
     host_network = _host_network(pf.network_mode, rf.network_mode)
     node_selector = {**(pf.node_selector or {}), **(rf.node_selector or {}),
-                     constants.fuse_label(namespace, name, uid=inp.dataset_uid): "true"}
+                     **inp.ctx.fuse_node_selector}
     labels = {**((pf.pod_metadata.labels if pf.pod_metadata else None) or {}),
               **((rf.pod_metadata.labels if rf.pod_metadata else None) or {})}
     annotations = {**((pf.pod_metadata.annotations if pf.pod_metadata else None) or {}),
                    **((rf.pod_metadata.annotations if rf.pod_metadata else None) or {})}
-    selector = _selector(name, FUSE_ROLE)
     pod_spec: dict[str, Any] = {
         "hostNetwork": host_network,
         "hostPID": False,
@@ -438,16 +444,11 @@ def _fuse(inp: RenderInput, config_map: str) -> tuple[dict[str, Any], dict[str, 
     daemonset = {
         "apiVersion": "apps/v1",
         "kind": "DaemonSet",
-        "metadata": _meta(inp, fuse_name(name), selector),
+        "metadata": _meta(inp, fuse_name(name), FUSE_ROLE),
         "spec": {
             "updateStrategy": {"type": "OnDelete"},
-            "selector": {"matchLabels": selector},
-            "template": {
-                "metadata": {"labels": {**inp.extra_labels, **labels, **selector,
-                                        "sidecar.istio.io/inject": "false"},
-                             "annotations": {**annotations, "sidecar.istio.io/inject": "false"}},
-                "spec": pod_spec,
-            },
+            "selector": {"matchLabels": inp.ctx.selector("fuse")},
+            "template": _template(inp, "fuse", FUSE_ROLE, labels, annotations, pod_spec),
         },
     }
     return daemonset, config
@@ -468,10 +469,7 @@ def _worker(inp: RenderInput) -> dict[str, Any]:
     profile = (inp.profile.spec or ThinRuntimeProfileSpec(file_system_type=""))
     spec = inp.runtime.spec or ThinRuntimeSpec()
     pw, rw = profile.worker or ThinCompTemplateSpec(), spec.worker or ThinCompTemplateSpec()
-    namespace, name = inp.runtime.namespace, inp.runtime.name
-    selector = _selector(name, WORKER_ROLE)
-    labels = {**selector, constants.LABEL_DATASET: constants.dataset_id(namespace, name),
-              constants.LABEL_DATASET_PLACEMENT: _placement(inp.dataset)}
+    name = inp.runtime.name
     cache_dir = _cache_dir(spec)
     user_mounts = _dicts(pw.volume_mounts) + _dicts(rw.volume_mounts)
     volumes = (_volumes_for(profile.volumes, pw.volume_mounts, owner="ThinRuntimeProfile")
@@ -496,8 +494,7 @@ def _worker(inp: RenderInput) -> dict[str, Any]:
         "hostNetwork": host_network,
         "enableServiceLinks": False,
         "nodeSelector": {**(pw.node_selector or {}), **(rw.node_selector or {})},
-        "tolerations": [dict(t) for t in (inp.dataset.spec.tolerations
-                                          if inp.dataset.spec else None) or []],
+        "tolerations": [dict(t) for t in inp.ctx.tolerations],
         "restartPolicy": "Always",
         "containers": [container],
         "volumes": [*([{"name": "cache-dir", "hostPath": {"path": cache_dir,
@@ -507,22 +504,19 @@ def _worker(inp: RenderInput) -> dict[str, Any]:
     pull_secrets = _pull_secrets(profile, spec, pw, rw)
     if pull_secrets:
         pod_spec["imagePullSecrets"] = pull_secrets
-    if inp.worker_affinity:
-        pod_spec["affinity"] = dict(inp.worker_affinity)
+    if inp.ctx.worker_affinity:
+        pod_spec["affinity"] = dict(inp.ctx.worker_affinity)
     return {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
-        "metadata": _meta(inp, worker_name(name), labels),
+        "metadata": _meta(inp, worker_name(name), WORKER_ROLE),
         "spec": {
-            "replicas": spec.replicas or 0,
+            "replicas": inp.ctx.replicas,
             "serviceName": worker_name(name),
             "podManagementPolicy": "Parallel",
             "updateStrategy": {"type": "OnDelete"},
-            "selector": {"matchLabels": selector},
-            "template": {"metadata": {"labels": {**inp.extra_labels, **labels,
-                                                 "sidecar.istio.io/inject": "false"},
-                                      "annotations": {"sidecar.istio.io/inject": "false"}},
-                         "spec": pod_spec},
+            "selector": {"matchLabels": inp.ctx.selector("worker")},
+            "template": _template(inp, "worker", WORKER_ROLE, {}, {}, pod_spec),
         },
     }
 
@@ -542,7 +536,7 @@ def render(inp: RenderInput) -> Rendered:
     config_map = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": _meta(inp, config_name(name), _selector(name, FUSE_ROLE)),
+        "metadata": _meta(inp, config_name(name), FUSE_ROLE),
         "data": {CONFIG_KEY: json.dumps(config, sort_keys=True)},
     }
     return Rendered(fuse=daemonset, config=config_map,

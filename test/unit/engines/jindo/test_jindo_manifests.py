@@ -6,15 +6,15 @@ import copy
 import json
 from typing import Any
 
+import attrs
 import pytest
+from engine_render_ctx import render_context
 
 from fluid.api import converter
 from fluid.api.dataset import Dataset
 from fluid.api.jindo import JindoRuntime
 from fluid.engines.jindo import manifests
 
-OWNER = {"apiVersion": "data.fluid.io/v1alpha1", "kind": "JindoRuntime", "name": "hadoop",
-         "uid": "u1", "controller": True, "blockOwnerDeletion": True}
 DATASET: dict[str, Any] = {
     "apiVersion": "data.fluid.io/v1alpha1", "kind": "Dataset",
     "metadata": {"name": "hadoop", "namespace": "big", "uid": "ds"},
@@ -39,10 +39,16 @@ RUNTIME: dict[str, Any] = {
 
 
 def _render(*, runtime: dict[str, Any] = RUNTIME, dataset: dict[str, Any] = DATASET,
-            **kwargs: Any) -> manifests.Rendered:
+            ports: dict[str, int] | None = None) -> manifests.Rendered:
+    from fluid.engines.base import ufs_mounts
+
+    ctx = render_context(kind="JindoRuntime", namespace="big", name="hadoop",
+                         runtime_type="jindo", ports=ports,
+                         replicas=runtime["spec"].get("replicas", 1))
+    ctx = attrs.evolve(ctx, ufs=ufs_mounts(dataset["spec"].get("mounts") or []))
     return manifests.render(manifests.RenderInput(
         runtime=converter.structure(runtime, JindoRuntime),
-        dataset=converter.structure(dataset, Dataset), owner_reference=OWNER, **kwargs))
+        dataset=converter.structure(dataset, Dataset), ctx=ctx))
 
 
 def _ini(text: str) -> dict[str, dict[str, str]]:
@@ -79,8 +85,10 @@ def test_objects_and_names() -> None:
     assert out.client_config["data"] == {
         "STORAGE_NAMESPACE_RPC_ADDRESS": "hadoop-jindofs-master-0.big:8101",
         "CLIENT_NAMESPACE_RPC_ADDRESS": "hadoop-jindofs-master-0.big:8101"}
-    for obj in out.objects():
-        assert obj["metadata"]["ownerReferences"] == [OWNER]
+    assert out.worker["spec"]["selector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "jindo", "app.kubernetes.io/instance": "hadoop",
+        "app.kubernetes.io/component": "worker"}
+    assert out.services[0]["spec"]["selector"]["app.kubernetes.io/component"] == "master"
 
 
 def test_config_sections_and_tiers() -> None:
@@ -194,11 +202,13 @@ def test_raft_ha_masters_and_ports() -> None:
     runtime = copy.deepcopy(RUNTIME)
     runtime["spec"]["master"] = {"replicas": 3}
     runtime["spec"]["fuse"] = {"metrics": {"enabled": True}}
-    ports = manifests.Ports(master_rpc=18000, worker_rpc=18001, raft=18002, fuse_metrics=18003)
+    ports = {"master-rpc": 18000, "worker-rpc": 18001, "master-raft": 18002,
+             "fuse-metrics": 18003}
 
     out = _render(runtime=runtime, ports=ports)
 
-    assert manifests.needed_ports(converter.structure(runtime, JindoRuntime)) == 4
+    assert manifests.port_names(converter.structure(runtime, JindoRuntime)) == [
+        "master-rpc", "worker-rpc", "master-raft", "fuse-metrics"]
     assert out.master["spec"]["replicas"] == 3
     assert [s["metadata"]["name"] for s in out.services] == [
         "hadoop-jindofs-master-0", "hadoop-jindofs-master-1", "hadoop-jindofs-master-2"]
@@ -230,8 +240,8 @@ def test_pvc_mount_becomes_local_ufs_volume() -> None:
 
     assert "<path>local:///underFSStorage/data</path>" in out.config["data"]["cacheset.xml"]
     pod = out.master["spec"]["template"]["spec"]
-    assert {"name": "data-claim", "persistentVolumeClaim": {"claimName": "data-claim"}} in pod["volumes"]
-    assert {"name": "data-claim", "mountPath": "/underFSStorage/data", "readOnly": True,
+    assert {"name": "ufs-0", "persistentVolumeClaim": {"claimName": "data-claim"}} in pod["volumes"]
+    assert {"name": "ufs-0", "mountPath": "/underFSStorage/data", "readOnly": True,
             "subPath": "sub"} in _container(out.master)["volumeMounts"]
 
 
@@ -243,3 +253,4 @@ def test_container_network_uses_cluster_dns() -> None:
 
     assert pod["hostNetwork"] is False
     assert pod["dnsPolicy"] == "ClusterFirst"
+    assert manifests.port_names(converter.structure(runtime, JindoRuntime)) == []

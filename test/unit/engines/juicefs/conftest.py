@@ -32,3 +32,4 @@ def seed_dataset() -> dict[str, Any]:
 @pytest.fixture
 def seed_runtime() -> dict[str, Any]:
     return _seed("JuiceFSRuntime")
+

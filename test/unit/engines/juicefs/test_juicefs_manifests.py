@@ -7,22 +7,24 @@ import json
 from typing import Any
 
 import pytest
+from engine_render_ctx import render_context
 
 from fluid.api import converter
 from fluid.api.dataset import Dataset
 from fluid.api.juicefs import JuiceFSRuntime
 from fluid.engines.juicefs import manifests
 
-OWNER = {"apiVersion": "data.fluid.io/v1alpha1", "kind": "JuiceFSRuntime", "name": "jfsdemo",
-         "uid": "uid-JuiceFSRuntime", "controller": True, "blockOwnerDeletion": True}
 MOUNT_PATH = "/runtime-mnt/juicefs/demo/jfsdemo/juicefs-fuse"
 
 
-def _render(dataset: dict[str, Any], runtime: dict[str, Any], **kwargs: Any) -> manifests.Rendered:
+def _render(dataset: dict[str, Any], runtime: dict[str, Any], *,
+            ports: dict[str, int] | None = None) -> manifests.Rendered:
+    model = converter.structure(runtime, JuiceFSRuntime)
+    ctx = render_context(kind="JuiceFSRuntime", namespace="demo", name="jfsdemo",
+                         runtime_type="juicefs", ports=ports,
+                         replicas=runtime["spec"].get("replicas", 1))
     return manifests.render(manifests.RenderInput(
-        runtime=converter.structure(runtime, JuiceFSRuntime),
-        dataset=converter.structure(dataset, Dataset),
-        owner_reference=OWNER, **kwargs))
+        runtime=model, dataset=converter.structure(dataset, Dataset), ctx=ctx))
 
 
 def _container(obj: dict[str, Any]) -> dict[str, Any]:
@@ -47,7 +49,7 @@ def _enterprise(dataset: dict[str, Any]) -> dict[str, Any]:
 
 def test_seed_002_renders_community_workers_and_fuse(seed_dataset: dict[str, Any],
                                                       seed_runtime: dict[str, Any]) -> None:
-    out = _render(seed_dataset, seed_runtime, dataset_uid="uid-Dataset")
+    out = _render(seed_dataset, seed_runtime)
 
     assert out.config.edition is manifests.Edition.COMMUNITY
     assert [o["metadata"]["name"] for o in out.objects()] == [
@@ -59,7 +61,13 @@ def test_seed_002_renders_community_workers_and_fuse(seed_dataset: dict[str, Any
     assert _container(out.worker)["image"] == "juicedata/mount:ce-v1.3.0"
     for obj in out.objects():
         assert obj["metadata"]["namespace"] == "demo"
-        assert obj["metadata"]["ownerReferences"] == [OWNER]
+        assert obj["metadata"]["labels"]["fluid.io/dataset-id"] == "demo-jfsdemo"
+    worker_pod = out.worker["spec"]["template"]
+    assert out.worker["spec"]["selector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "juicefs", "app.kubernetes.io/instance": "jfsdemo",
+        "app.kubernetes.io/component": "worker"}
+    assert worker_pod["metadata"]["labels"]["app.kubernetes.io/component"] == "worker"
+    assert worker_pod["spec"]["affinity"] == {"podAntiAffinity": {"marker": "placement"}}
 
 
 def test_seed_002_commands_are_exact(seed_dataset: dict[str, Any],
@@ -95,7 +103,8 @@ def test_secrets_travel_only_as_secret_key_refs(seed_dataset: dict[str, Any],
 
 def test_metrics_port_allocated_in_host_network(seed_dataset: dict[str, Any],
                                                 seed_runtime: dict[str, Any]) -> None:
-    out = _render(seed_dataset, seed_runtime, worker_metrics_port=14001, fuse_metrics_port=14002)
+    out = _render(seed_dataset, seed_runtime,
+                  ports={"worker-metrics": 14001, "fuse-metrics": 14002})
 
     assert "metrics=0.0.0.0:14001" in _script(out.worker_script)
     assert "metrics=0.0.0.0:14002" in _script(out.fuse_script)
@@ -281,8 +290,7 @@ def test_container_network_and_user_volumes(seed_dataset: dict[str, Any],
     assert "dnsPolicy" not in pod
     assert {"name": "conf", "configMap": {"name": "my-conf"}} in pod["volumes"]
     assert out.worker["spec"]["template"]["metadata"]["labels"]["team"] == "a"
-    assert out.worker["spec"]["selector"]["matchLabels"] == {
-        "app": "juicefs", "release": "jfsdemo", "role": "juicefs-worker"}
+    assert out.worker["spec"]["template"]["metadata"]["labels"]["role"] == "juicefs-worker"
 
 
 def test_volume_mount_without_volume_is_rejected(seed_dataset: dict[str, Any],

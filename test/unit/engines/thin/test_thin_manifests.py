@@ -7,14 +7,13 @@ import json
 from typing import Any
 
 import pytest
+from engine_render_ctx import render_context
 
 from fluid.api import converter
 from fluid.api.dataset import Dataset
 from fluid.api.thin import ThinRuntime, ThinRuntimeProfile
 from fluid.engines.thin import manifests
 
-OWNER = {"apiVersion": "data.fluid.io/v1alpha1", "kind": "ThinRuntime", "name": "nfs-data",
-         "uid": "u1", "controller": True, "blockOwnerDeletion": True}
 TARGET = "/runtime-mnt/thin/team/nfs-data/thin-fuse"
 
 PROFILE: dict[str, Any] = {
@@ -50,11 +49,14 @@ RUNTIME: dict[str, Any] = {
 
 def _render(*, runtime: dict[str, Any] = RUNTIME, profile: dict[str, Any] = PROFILE,
             dataset: dict[str, Any] = DATASET, **kwargs: Any) -> manifests.Rendered:
+    fuse_selector = (runtime["spec"].get("fuse") or {}).get("nodeSelector")
+    ctx = render_context(kind="ThinRuntime", namespace="team", name="nfs-data",
+                         runtime_type="thin", replicas=runtime["spec"].get("replicas", 1),
+                         fuse_selector=fuse_selector)
     return manifests.render(manifests.RenderInput(
         runtime=converter.structure(runtime, ThinRuntime),
         profile=converter.structure(profile, ThinRuntimeProfile),
-        dataset=converter.structure(dataset, Dataset),
-        owner_reference=OWNER, **kwargs))
+        dataset=converter.structure(dataset, Dataset), ctx=ctx, **kwargs))
 
 
 def _pod(obj: dict[str, Any]) -> dict[str, Any]:
@@ -89,7 +91,9 @@ def test_profile_only_runtime_renders_fuse_and_config() -> None:
     assert {"name": "tools", "hostPath": {"path": "/opt/tools"}} in pod["volumes"]
     assert container["lifecycle"] == {"preStop": {"exec": {"command": ["umount", TARGET]}}}
     assert out.worker is None
-    assert out.fuse["metadata"]["ownerReferences"] == [OWNER]
+    assert out.fuse["spec"]["selector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "thin", "app.kubernetes.io/instance": "nfs-data",
+        "app.kubernetes.io/component": "fuse"}
 
 
 def test_config_json_shape() -> None:

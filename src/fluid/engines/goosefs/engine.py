@@ -1,0 +1,170 @@
+"""The GooseFS engine: the shared lifecycle plus GooseFS's rendering and master commands.
+
+Owns what differs for GooseFSRuntime: host ports for every component the runtime does
+not pin, mounting non-root UFS paths through the master (``goosefs fs mount``, skipped
+when already mounted), UFS size and cache report from the master, and freeing the cache
+before shutdown (bounded by ``cleanCachePolicy.maxRetryAttempts`` so deletion never
+wedges). Never reads Secret values: mount options from Secrets are expanded inside the
+master container. Created by the engine registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from fluid.api import constants, converter
+from fluid.api.dataset import Dataset
+from fluid.api.goosefs import GooseFSRuntime, GooseFSRuntimeSpec
+from fluid.engines.base import (
+    CacheEngine,
+    CacheUsage,
+    CommandFailed,
+    EngineDeps,
+    Obj,
+    RenderContext,
+    RuntimeKey,
+    Snapshot,
+    UfsUsage,
+    ValidationFailed,
+    is_native,
+    mount_path_in_namespace,
+)
+from fluid.engines.goosefs import manifests, ops
+
+__all__ = ["GooseFSEngine", "factory"]
+
+DEFAULT_CLEAN_ATTEMPTS = 3
+
+
+def _models(snap: Snapshot) -> tuple[GooseFSRuntime, Dataset]:
+    try:
+        return (converter.structure(snap.runtime, GooseFSRuntime),
+                converter.structure(snap.dataset or {}, Dataset))
+    except converter.StructureError as exc:
+        raise ValidationFailed(str(exc)) from None
+
+
+class GooseFSEngine(CacheEngine):
+    """A GooseFSRuntime: master + job master, workers + job workers, FUSE."""
+
+    runtime_type: ClassVar[constants.RuntimeType] = constants.RuntimeType.GOOSEFS
+    fuse_dir: ClassVar[str] = manifests.FUSE_DIR
+    mount_type: ClassVar[str] = "fuse.goosefs-fuse"
+    has_master: ClassVar[bool] = True
+    supports_mount_update: ClassVar[bool] = True
+
+    def __init__(self, deps: EngineDeps, key: RuntimeKey, *,
+                 images: manifests.Images | None = None) -> None:
+        super().__init__(deps, key)
+        self.images = images or manifests.Images()
+        self._clean_attempts = 0
+
+    def validate(self, snap: Snapshot) -> None:
+        runtime, dataset = _models(snap)
+        try:
+            manifests.encrypt_envs(dataset)
+            manifests.port_names(runtime.spec or GooseFSRuntimeSpec())
+        except (manifests.RenderError, ValueError) as exc:
+            raise ValidationFailed(str(exc)) from None
+
+    def port_names(self, snap: Snapshot) -> list[str]:
+        runtime, _ = _models(snap)
+        return manifests.port_names(runtime.spec or GooseFSRuntimeSpec())
+
+    def render(self, snap: Snapshot, ctx: RenderContext) -> list[Obj]:
+        runtime, dataset = _models(snap)
+        try:
+            rendered = manifests.render(manifests.RenderInput(
+                runtime=runtime, dataset=dataset, ctx=ctx, images=self.images))
+        except (manifests.RenderError, ValueError) as exc:
+            raise ValidationFailed(str(exc)) from None
+        return rendered.objects()
+
+    # -- calls into the master ------------------------------------------------------------------
+
+    def _ops(self) -> ops.GooseFSOps:
+        return ops.ExecGooseFSOps(self.deps.executor, namespace=self.key.namespace,
+                                  container="goosefs-master",
+                                  timeout=self.deps.config.exec_timeout_seconds)
+
+    @property
+    def _master_pod(self) -> str:
+        return f"{self.master_name}-0"
+
+    def _mount_requests(self, snap: Snapshot, mounts: Sequence[Obj]) -> list[ops.MountRequest]:
+        """Non-native mounts below the root, as ``goosefs fs mount`` requests."""
+        _, dataset = _models(snap)
+        models = (dataset.spec.mounts if dataset.spec else None) or []
+        root = manifests.root_index(models)
+        wanted = {(str(m.get("mountPoint")), mount_path_in_namespace(m)) for m in mounts}
+        shared = (dataset.spec.shared_options if dataset.spec else None) or {}
+        requests = []
+        for index, mount in enumerate(models):
+            path = mount_path_in_namespace({"name": mount.name, "path": mount.path})
+            raw = {"mountPoint": mount.mount_point}
+            if index == root or is_native(raw) or (mount.mount_point, path) not in wanted:
+                continue
+            secrets = manifests.mount_secrets(dataset, index)
+            requests.append(ops.MountRequest(
+                path=path, ufs=mount.mount_point, read_only=bool(mount.read_only),
+                shared=bool(mount.shared), options={**shared, **(mount.options or {})},
+                secret_options={s.option: s.env_name for s in secrets}))
+        return requests
+
+    async def _mount(self, snap: Snapshot, mounts: Sequence[Obj]) -> None:
+        runner = self._ops()
+        requests = self._mount_requests(snap, mounts)
+        if not requests:
+            return
+        mounted = await runner.mounted(self._master_pod)
+        for req in requests:
+            if mounted.get(req.path) == req.ufs:
+                continue
+            await runner.mount(self._master_pod, req)
+            self.log.info("ufs_mounted", path=req.path)
+
+    async def prepare_ufs(self, snap: Snapshot) -> None:
+        await self._mount(snap, snap.mounts)
+
+    async def update_mounts(self, snap: Snapshot, *, added: Sequence[Obj],
+                            removed: Sequence[Obj]) -> None:
+        await self._mount(snap, added)
+        for mount in removed:
+            if is_native(mount):
+                continue
+            path = mount_path_in_namespace(mount)
+            await self.deps.executor.exec(
+                namespace=self.key.namespace, pod=self._master_pod, container="goosefs-master",
+                command=["goosefs", "fs", "unmount", path],
+                timeout=self.deps.config.exec_timeout_seconds)
+            self.log.info("ufs_unmounted", path=path)
+
+    async def ufs_usage(self, snap: Snapshot) -> UfsUsage | None:
+        files, total = await self._ops().count(self._master_pod)
+        return UfsUsage(total_bytes=total, file_count=files)
+
+    async def cache_usage(self, snap: Snapshot) -> CacheUsage | None:
+        total, used = await self._ops().summary(self._master_pod)
+        return CacheUsage(capacity_bytes=total, cached_bytes=used)
+
+    async def clean_cache(self, snap: Snapshot) -> None:
+        """Free the cache; after the allowed attempts, give up and let shutdown go on."""
+        if not self.master_ready():
+            return
+        policy = (snap.spec.get("cleanCachePolicy") or {})
+        limit = int(policy.get("maxRetryAttempts") or DEFAULT_CLEAN_ATTEMPTS)
+        try:
+            await self._ops().free(self._master_pod)
+        except CommandFailed as exc:
+            self._clean_attempts += 1
+            if self._clean_attempts >= limit:
+                self.log.warning("cache_clean_abandoned", attempts=self._clean_attempts,
+                                 error=str(exc))
+                return
+            raise
+
+
+def factory(deps: EngineDeps, key: RuntimeKey) -> GooseFSEngine:
+    """The registry's entry point for GooseFSRuntime."""
+    return GooseFSEngine(deps, key)
