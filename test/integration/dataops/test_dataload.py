@@ -40,7 +40,8 @@ async def test_runs_target_paths_to_complete(kube: KubeClient, namespace: str, d
     terms = status["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
     exported = {e["key"]: e["values"] for e in terms[0]["matchExpressions"]}
     assert exported["kubernetes.io/hostname"] == [node["metadata"]["name"]]
-    assert exported["topology.kubernetes.io/zone"] == [node["metadata"]["labels"]["topology.kubernetes.io/zone"]]
+    zone = node["metadata"]["labels"]["topology.kubernetes.io/zone"]
+    assert exported["topology.kubernetes.io/zone"] == [zone]
 
     dataset = await kube.get(kinds.DATASET.resource, "spark", namespace)
     assert "DataLoad" not in ((dataset["status"].get("operationRef")) or {})

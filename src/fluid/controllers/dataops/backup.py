@@ -94,6 +94,7 @@ class DataBackupKind:
         return False
 
     def plan(self, op: framework.Operation, target: framework.Target) -> tuple[jobs.PodPlan, jobs.Placement]:
+        loaders.require("DataBackup", target.runtime_type)
         where = parse_backup_path(op.spec.backup_path)
         mount = _HOST_MOUNT if where.is_local else _PVC_MOUNT
         status = target.dataset.get("status") or {}

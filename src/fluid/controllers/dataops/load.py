@@ -69,6 +69,7 @@ class DataLoadKind:
             raise loaders.NotSupported(
                 "a reference dataset shares its source's cache: load the source dataset instead"
             )
+        loaders.require("DataLoad", target.runtime_type)
         spec = op.spec
         parts = loaders.load_container(
             target.runtime_type,

@@ -27,6 +27,7 @@ __all__ = [
     "BACKUP_METADATA_FILE",
     "DATA_MOUNT",
     "DEFAULT_IMAGES",
+    "SUPPORTED",
     "LoadTarget",
     "NotSupported",
     "PodParts",
@@ -34,6 +35,7 @@ __all__ = [
     "load_container",
     "migrate_container",
     "migrate_worker",
+    "require",
     "runtime_image",
 ]
 
@@ -65,6 +67,21 @@ _VERSION_FIELD: Mapping[str, str] = {
 
 class NotSupported(Exception):
     """The runtime cannot run this operation (upstream's ``DataOperationNotSupport``)."""
+
+
+SUPPORTED: Mapping[str, frozenset[str]] = {
+    "DataLoad": frozenset({RuntimeType.ALLUXIO, RuntimeType.GOOSEFS, RuntimeType.JINDO,
+                           RuntimeType.JUICEFS}),
+    "DataMigrate": frozenset({RuntimeType.JUICEFS}),
+    "DataBackup": frozenset({RuntimeType.ALLUXIO, RuntimeType.GOOSEFS}),
+}
+"""Which runtime types can run the operations whose containers this module builds."""
+
+
+def require(operation: str, runtime_type: str) -> None:
+    """Raise NotSupported unless ``runtime_type`` runs ``operation``."""
+    if runtime_type not in SUPPORTED.get(operation, frozenset()):
+        raise NotSupported(f"runtime type {runtime_type!r} does not support {operation}")
 
 
 @attrs.frozen(kw_only=True)
@@ -182,6 +199,7 @@ def load_container(
     options: Mapping[str, str],
 ) -> PodParts:
     """The loader of a DataLoad; ``targets`` empty means the whole dataset (``/``)."""
+    require("DataLoad", runtime_type)
     paths = list(targets) or [LoadTarget(path="/", replicas=1)]
     env = {"TARGETS": _targets_env(paths), "LOAD_METADATA": str(load_metadata).lower()}
     if runtime_type in (RuntimeType.ALLUXIO, RuntimeType.GOOSEFS):
@@ -196,7 +214,7 @@ def load_container(
         return PodParts(
             containers=(_shell("dataloader", image, _JUICEFS_WARMUP, env),), mounts_dataset=True
         )
-    raise NotSupported(f"runtime type {runtime_type!r} does not support DataLoad")
+    raise AssertionError(f"SUPPORTED lists {runtime_type!r} for DataLoad without a loader")
 
 
 def migrate_container(
@@ -215,8 +233,7 @@ def migrate_container(
 
     ``workers`` (host names) makes it a distributed sync over SSH to those hosts.
     """
-    if runtime_type != RuntimeType.JUICEFS:
-        raise NotSupported(f"runtime type {runtime_type!r} does not support DataMigrate")
+    require("DataMigrate", runtime_type)
     env = {
         "FROM": source, "TO": destination, "OPTIONS": _options_args(options),
         "WORKERS": " ".join(workers), "SSH_PORT": str(ssh_port),
@@ -243,8 +260,7 @@ def backup_container(
     statistics: Mapping[str, str],
 ) -> Obj:
     """The container of a DataBackup writing the metadata and statistics files to ``backup_dir``."""
-    if runtime_type not in (RuntimeType.ALLUXIO, RuntimeType.GOOSEFS):
-        raise NotSupported(f"runtime type {runtime_type!r} does not support DataBackup")
+    require("DataBackup", runtime_type)
     env = {
         "FLUID_CLI": runtime_type,
         "BACKUP_DIR": backup_dir,

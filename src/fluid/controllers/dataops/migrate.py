@@ -120,6 +120,7 @@ class DataMigrateKind:
                 f"spec.runtimeType is {spec.runtime_type!r} but dataset {target.name} is served by "
                 f"a {target.runtime_type!r} runtime"
             )
+        loaders.require("DataMigrate", target.runtime_type)
         image = self._image(op, target)
         source, from_volumes, from_mounts, from_env = self._side(spec.from_, "from")
         destination, to_volumes, to_mounts, to_env = self._side(spec.to, "to")
