@@ -23,6 +23,7 @@ CONTROLLERS: dict[str, str] = {
     "databackup": "fluid.controllers.dataops.backup",
     "datamigrate": "fluid.controllers.dataops.migrate",
     "dataprocess": "fluid.controllers.dataops.process",
+    "reference": "fluid.controllers.reference",
 }
 """Controller name -> module path; filled in as controller modules land."""
 

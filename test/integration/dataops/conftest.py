@@ -10,8 +10,6 @@ the runtime controller writes when it binds one.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -23,27 +21,14 @@ from fluid.controllers import ControllerContext
 from fluid.controllers.dataops import backup, load, migrate, process
 from fluid.kube import KubeClient
 from fluid.reconcile import Manager, ManagerConfig
-from fluid.testing.wait import eventually
 
 sys.path.insert(0, str(Path(__file__).parent))  # dataops_support
+from dataops_support import running
 
 
 @pytest.fixture(scope="session")
 async def fluid_crds(kube: KubeClient) -> list[str]:
     return await install.install_crds(kube)
-
-
-@contextlib.asynccontextmanager
-async def running(manager: Manager) -> AsyncIterator[Manager]:
-    task = asyncio.create_task(manager.run())
-    try:
-        await eventually(lambda: manager.ready or task.done(), timeout=30, what="manager ready")
-        if task.done():
-            task.result()
-        yield manager
-    finally:
-        manager.stop()
-        await asyncio.wait_for(task, 30)
 
 
 @pytest.fixture
