@@ -8,6 +8,8 @@ the dataset again. With the API server, the plugin also records an Event on the 
 
 from __future__ import annotations
 
+import contextlib
+
 import errno
 import uuid
 from collections.abc import AsyncIterator
@@ -18,7 +20,7 @@ import csiproc
 import pytest
 
 from fluid.csi.proto import csi_pb2
-from fluid.kube import KubeClient, resources
+from fluid.kube import KubeClient, errors, resources
 
 pytestmark = pytest.mark.mounts
 
@@ -106,10 +108,13 @@ async def node_name(kube: KubeClient) -> AsyncIterator[str]:
 
 
 async def _pod_on(kube: KubeClient, namespace: str, node: str) -> dict[str, Any]:
-    await kube.create({
-        "apiVersion": "v1", "kind": "ServiceAccount",
-        "metadata": {"name": "default", "namespace": namespace},
-    })
+    # The ServiceAccount admission plugin needs it; kube-controller-manager creates it too
+    # when another test started it, hence AlreadyExists is fine.
+    with contextlib.suppress(errors.AlreadyExists):
+        await kube.create({
+            "apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": {"name": "default", "namespace": namespace},
+        })
     return await kube.create({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": "reader", "namespace": namespace},
