@@ -9,7 +9,6 @@ the dataset again. With the API server, the plugin also records an Event on the 
 from __future__ import annotations
 
 import contextlib
-
 import errno
 import uuid
 from collections.abc import AsyncIterator
