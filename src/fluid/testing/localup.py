@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,24 @@ def spawn(plane: controlplane.LocalControlPlane, name: str, argv: list[str]) -> 
     )
 
 
+def wait_ready(url: str, child: subprocess.Popen[bytes], plane: controlplane.LocalControlPlane) -> None:
+    """Block until the controller-manager's caches synced (its /readyz), or fail loudly."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            raise SystemExit(
+                f"local-up: controller-manager exited; log {plane.log_path('controller-manager')}"
+            )
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("local-up: controller-manager not ready after 60s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="local-up", description=__doc__)
     parser.add_argument("--nodes", type=int, default=3)
@@ -113,6 +132,7 @@ def main() -> None:
                 "fluid.cli.csi", "--endpoint", f"unix://{csi_socket}", "--node-id", nodes[0],
                 "--kubeconfig", plane.kubeconfig,
             ]))
+        wait_ready(f"http://127.0.0.1:{health}/readyz", children[0], plane)
         applied = asyncio.run(apply_samples(plane))
         print(
             f"\nlocal-up: ready. {len(nodes)} kwok nodes; applied {', '.join(applied) or 'nothing'}\n"
