@@ -1,0 +1,1314 @@
+"""The Engine protocol every runtime implements, and the shared steps that keep engines small.
+
+Owns the contract between the generic runtime controller (``fluid.controllers.runtime``)
+and the per-runtime engines (``fluid.engines.<runtime>``):
+
+- ``Engine``: what the controller calls, once per runtime object and reconcile:
+  ``validate`` → ``setup`` (until ready) → ``create_volume`` → ``sync`` (periodically);
+  on deletion ``delete_volume`` (until done) → ``shutdown`` (until done) → ``close``.
+- ``CacheEngine``: the shared implementation of that lifecycle (Fluid's TemplateEngine).
+  An engine subclasses it and supplies ``render`` (the namespaced objects it runs:
+  ConfigMaps, master/worker StatefulSets, the FUSE DaemonSet) plus optional hooks
+  (``prepare_ufs``, ``ufs_usage``, ``cache_usage``, ``update_mounts``, ``clean_cache``,
+  ``port_names``). The base class applies what ``render`` returns with server-side apply
+  and ownerReferences, allocates host ports, reports component phases, binds the
+  Dataset, creates the PV/PVC, labels cache nodes and tears it all down again.
+- The collaborators an engine gets (``EngineDeps``): the client, a read-only
+  ``ClusterView`` over the informer caches, the port allocator, an event sink, a
+  ``PodExecutor`` for calls into runtime processes, and ``EngineConfig``.
+
+Never imports another engine and never touches the runtime's finalizer, the Dataset's
+finalizer or ownerReferences between Dataset and runtime: those are the controller's.
+Calls into runtime processes go only through each engine's ``ops.py`` over a
+``PodExecutor``, so tests may substitute ``RecordingExecutor`` at that one boundary.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextlib
+import datetime
+import posixpath
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, ClassVar, Protocol
+
+import attrs
+import structlog
+
+from fluid.api import constants as c
+from fluid.api.kinds import BY_KIND, KindInfo
+from fluid.api.quantity import format_binary, parse_quantity
+from fluid.kube import KubeClient, errors, resources
+from fluid.kube.events import NORMAL, WARNING, EventSink
+from fluid.kube.resources import Resource
+from fluid.reconcile.informer import Informer
+from fluid.scheduling import nodelabels, placement
+from fluid.scheduling.ports import (
+    PORTS_KEY,
+    PORTS_LABEL,
+    PORTS_OWNER_ANNOTATION,
+    PortAllocator,
+    format_ports,
+    owner_key,
+)
+
+__all__ = [
+    "CALCULATING",
+    "CSI_DRIVER",
+    "CacheEngine",
+    "CacheUsage",
+    "ClusterView",
+    "CommandFailed",
+    "Engine",
+    "EngineConfig",
+    "EngineDeps",
+    "EngineFactory",
+    "ExecResult",
+    "InformerView",
+    "MemoryView",
+    "Obj",
+    "PodExecutor",
+    "RecordingExecutor",
+    "RenderContext",
+    "RuntimeKey",
+    "Snapshot",
+    "UfsMount",
+    "UfsUsage",
+    "ValidationFailed",
+    "component_phase",
+    "set_condition",
+]
+
+log = structlog.get_logger(__name__)
+
+Obj = dict[str, Any]
+
+CSI_DRIVER = "fuse.csi.fluid.io"
+STORAGE_CLASS = "fluid"
+UFS_ROOT = "/underFSStorage"
+"""Where ``local://`` and ``pvc://`` mounts appear inside master and worker containers."""
+CALCULATING = "[Calculating]"
+"""``ufsTotal``/``fileNum`` while the metadata sync runs, as upstream shows it."""
+NATIVE_SCHEMES = ("local://", "pvc://")
+"""Mounts the engine turns into pod volumes instead of mounting through the runtime."""
+
+MANAGED_BY = "fluid"
+LABEL_APP_NAME = "app.kubernetes.io/name"
+LABEL_APP_INSTANCE = "app.kubernetes.io/instance"
+LABEL_APP_COMPONENT = "app.kubernetes.io/component"
+LABEL_APP_MANAGED_BY = "app.kubernetes.io/managed-by"
+
+
+# -- identities and configuration ---------------------------------------------------------
+
+
+@attrs.frozen
+class RuntimeKey:
+    """Which runtime object an engine serves: its kind, namespace and name."""
+
+    kind: str
+    namespace: str
+    name: str
+
+    @property
+    def info(self) -> KindInfo:
+        return BY_KIND[self.kind]
+
+    @property
+    def resource(self) -> Resource:
+        return self.info.resource
+
+    @property
+    def runtime_type(self) -> str:
+        return str(self.info.runtime_type)
+
+    @property
+    def id(self) -> str:
+        """``<ns>-<name>``: the engine id, PV name and ``fluid.io/dataset-id`` value."""
+        return c.dataset_id(self.namespace, self.name)
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.namespace}/{self.name}"
+
+
+@attrs.frozen(kw_only=True)
+class EngineConfig:
+    """Settings shared by every engine; each field says its unit and why the default."""
+
+    mount_root: str = "/runtime-mnt"
+    """Host directory under which FUSE clients mount (upstream ``MOUNT_ROOT``)."""
+    sync_retry_seconds: float = 15.0
+    """Minimum seconds between metadata syncs and cache reports (chart's 15 s)."""
+    exec_timeout_seconds: float = 60.0
+    """Per command run in a runtime pod; a UFS count on a big bucket can take a while."""
+    pv_capacity: str = c.DEFAULT_PVC_STORAGE
+    """PV/PVC capacity when the Dataset has no ``pvc.fluid.io/resources.requests.storage``."""
+    schedule_exclude: Mapping[str, str] = attrs.field(factory=dict)
+    """Nodes with these labels never get cache labels (``FLUID_SCHEDULE_INFO_EXCLUDE_NODE_SELECTOR``)."""
+
+
+class ValidationFailed(ValueError):
+    """The runtime or Dataset spec is wrong in a way only the user can fix."""
+
+
+# -- reading the cluster ------------------------------------------------------------------
+
+
+class ClusterView(Protocol):
+    """Read-only lookups over the informer caches. Returned dicts are shared: never mutate."""
+
+    def get(self, res: Resource, namespace: str | None, name: str) -> Obj | None: ...
+
+    def select(
+        self, res: Resource, namespace: str | None, labels: Mapping[str, str]
+    ) -> list[Obj]: ...
+
+
+def _matches(obj: Obj, namespace: str | None, labels: Mapping[str, str]) -> bool:
+    meta = obj.get("metadata") or {}
+    if namespace is not None and meta.get("namespace") != namespace:
+        return False
+    have = meta.get("labels") or {}
+    return all(have.get(k) == v for k, v in labels.items())
+
+
+class InformerView:
+    """``ClusterView`` over the Manager's shared informers (one per resource)."""
+
+    def __init__(self, informers: Mapping[Resource, Informer]) -> None:
+        self._informers = dict(informers)
+
+    def _informer(self, res: Resource) -> Informer:
+        try:
+            return self._informers[res]
+        except KeyError:
+            raise KeyError(f"no informer for {res.key()} in this ClusterView") from None
+
+    def get(self, res: Resource, namespace: str | None, name: str) -> Obj | None:
+        key = f"{namespace}/{name}" if namespace and res.namespaced else name
+        return self._informer(res).get(key)
+
+    def select(
+        self, res: Resource, namespace: str | None, labels: Mapping[str, str]
+    ) -> list[Obj]:
+        return [o for o in self._informer(res).store.objects() if _matches(o, namespace, labels)]
+
+
+class MemoryView:
+    """``ClusterView`` over plain lists: for unit tests of engines."""
+
+    def __init__(self, objects: Iterable[tuple[Resource, Obj]] = ()) -> None:
+        self.objects: dict[Resource, list[Obj]] = {}
+        for res, obj in objects:
+            self.add(res, obj)
+
+    def add(self, res: Resource, obj: Obj) -> None:
+        self.objects.setdefault(res, []).append(obj)
+
+    def get(self, res: Resource, namespace: str | None, name: str) -> Obj | None:
+        for obj in self.objects.get(res, []):
+            meta = obj.get("metadata") or {}
+            if meta.get("name") == name and (not res.namespaced or meta.get("namespace") == namespace):
+                return obj
+        return None
+
+    def select(
+        self, res: Resource, namespace: str | None, labels: Mapping[str, str]
+    ) -> list[Obj]:
+        return [o for o in self.objects.get(res, []) if _matches(o, namespace, labels)]
+
+
+# -- calls into runtime processes -----------------------------------------------------------
+
+
+@attrs.frozen
+class ExecResult:
+    stdout: str
+    stderr: str = ""
+    exit_code: int = 0
+
+
+class CommandFailed(RuntimeError):
+    """A command in a runtime pod exited non-zero or could not run."""
+
+    def __init__(self, command: Sequence[str], result: ExecResult | None, reason: str = "") -> None:
+        detail = reason or (result.stderr.strip() if result else "")
+        code = result.exit_code if result else None
+        super().__init__(f"{' '.join(command)!r} failed (exit {code}): {detail[:500]}")
+        self.command = list(command)
+        self.result = result
+
+
+class PodExecutor(Protocol):
+    """Runs a command in a container of a pod (the API's exec subresource, or a fake)."""
+
+    async def exec(
+        self, *, namespace: str, pod: str, container: str, command: Sequence[str],
+        timeout: float,
+    ) -> ExecResult: ...
+
+
+@attrs.frozen
+class ExecCall:
+    namespace: str
+    pod: str
+    container: str
+    command: tuple[str, ...]
+
+
+Responder = Callable[[ExecCall], ExecResult | str | None]
+
+
+class RecordingExecutor:
+    """A fake ``PodExecutor`` for tests: records every call and answers from ``responders``.
+
+    ``responders`` maps a command prefix (a tuple of argv words) to a function or a fixed
+    stdout; the longest matching prefix answers. Unmatched commands succeed with empty
+    output. ``calls`` lists every call in order, so tests assert the exact commands.
+    """
+
+    def __init__(self, responders: Mapping[tuple[str, ...], Responder | str] | None = None) -> None:
+        self.calls: list[ExecCall] = []
+        self.responders: dict[tuple[str, ...], Responder | str] = dict(responders or {})
+
+    async def exec(
+        self, *, namespace: str, pod: str, container: str, command: Sequence[str],
+        timeout: float,
+    ) -> ExecResult:
+        call = ExecCall(namespace, pod, container, tuple(command))
+        self.calls.append(call)
+        best = max(
+            (p for p in self.responders if call.command[: len(p)] == p), key=len, default=None
+        )
+        if best is None:
+            return ExecResult("")
+        answer = self.responders[best]
+        result = answer if isinstance(answer, str) else answer(call)
+        if result is None:
+            return ExecResult("")
+        return ExecResult(result) if isinstance(result, str) else result
+
+    def commands(self, namespace: str | None = None) -> list[tuple[str, ...]]:
+        return [c.command for c in self.calls if namespace is None or c.namespace == namespace]
+
+
+# -- collaborators ----------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class EngineDeps:
+    """Everything an engine may use, built once by the runtime controller."""
+
+    client: KubeClient
+    view: ClusterView
+    ports: PortAllocator
+    events: EventSink
+    executor: PodExecutor
+    config: EngineConfig = EngineConfig()
+
+
+class Engine(Protocol):
+    """What the runtime controller drives; one instance per runtime object.
+
+    Every method is idempotent and level-based: it reads the current objects from the
+    ``Snapshot`` and the cluster, and may be called again after any failure.
+    """
+
+    key: RuntimeKey
+
+    def validate(self, snap: Snapshot) -> None:
+        """Raise ``ValidationFailed`` naming what the user must fix."""
+
+    async def setup(self, snap: Snapshot) -> bool:
+        """Create config, master, workers and FUSE; prepare the UFS; bind the Dataset.
+
+        Returns True once the runtime is ready and the Dataset is Bound.
+        """
+
+    async def create_volume(self, snap: Snapshot) -> None:
+        """Create the PV ``<ns>-<name>`` and the PVC ``<name>`` bound to it."""
+
+    async def sync(self, snap: Snapshot) -> None:
+        """Apply spec changes (replicas, mounts), report status, sync metadata and node labels."""
+
+    async def delete_volume(self, snap: Snapshot) -> bool:
+        """Delete PVC then PV; False while pods still use them (call again later)."""
+
+    async def shutdown(self, snap: Snapshot) -> bool:
+        """Remove workloads, config, node labels and ports; True when all is gone."""
+
+    async def close(self) -> None:
+        """Forget in-process state (background tasks); the controller drops the engine."""
+
+
+class EngineFactory(Protocol):
+    def __call__(self, deps: EngineDeps, key: RuntimeKey) -> Engine: ...
+
+
+# -- the snapshot an engine works from -------------------------------------------------------
+
+
+@attrs.frozen
+class Snapshot:
+    """The runtime object and its Dataset (None when absent), as read for one reconcile."""
+
+    runtime: Obj
+    dataset: Obj | None
+
+    @property
+    def meta(self) -> Obj:
+        return dict(self.runtime.get("metadata") or {})
+
+    @property
+    def name(self) -> str:
+        return str(self.meta.get("name", ""))
+
+    @property
+    def namespace(self) -> str:
+        return str(self.meta.get("namespace", ""))
+
+    @property
+    def uid(self) -> str:
+        return str(self.meta.get("uid", ""))
+
+    @property
+    def spec(self) -> Obj:
+        return dict(self.runtime.get("spec") or {})
+
+    @property
+    def status(self) -> Obj:
+        return dict(self.runtime.get("status") or {})
+
+    @property
+    def dataset_spec(self) -> Obj:
+        return dict((self.dataset or {}).get("spec") or {})
+
+    @property
+    def dataset_status(self) -> Obj:
+        return dict((self.dataset or {}).get("status") or {})
+
+    @property
+    def dataset_uid(self) -> str | None:
+        uid = ((self.dataset or {}).get("metadata") or {}).get("uid")
+        return str(uid) if uid else None
+
+    @property
+    def mounts(self) -> list[Obj]:
+        return list(self.dataset_spec.get("mounts") or [])
+
+    @property
+    def placement(self) -> c.PlacementMode:
+        value = self.dataset_spec.get("placement") or ""
+        return c.PlacementMode.SHARED if value == "Shared" else c.PlacementMode.EXCLUSIVE
+
+    @property
+    def replicas(self) -> int:
+        value = self.spec.get("replicas")
+        return int(value) if isinstance(value, int) and value >= 0 else 1
+
+
+# -- UFS mounts that become pod volumes -----------------------------------------------------
+
+
+@attrs.frozen
+class UfsMount:
+    """A ``local://`` or ``pvc://`` mount as a volume plus where it appears in containers."""
+
+    volume: Obj
+    volume_mount: Obj
+
+    @property
+    def container_path(self) -> str:
+        return str(self.volume_mount["mountPath"])
+
+
+def mount_path_in_namespace(mount: Mapping[str, Any]) -> str:
+    """The path of a mount inside the dataset: ``path`` if absolute, else ``/<name>``."""
+    path = str(mount.get("path") or "")
+    if path.startswith("/"):
+        return path
+    return "/" + str(mount.get("name") or "").lstrip("/")
+
+
+def is_native(mount: Mapping[str, Any]) -> bool:
+    return str(mount.get("mountPoint", "")).startswith(NATIVE_SCHEMES)
+
+
+def ufs_mounts(mounts: Sequence[Mapping[str, Any]]) -> list[UfsMount]:
+    """``local://`` → hostPath and ``pvc://claim[/sub]`` → PVC volumes under ``/underFSStorage``."""
+    result = []
+    for index, mount in enumerate(mounts):
+        point = str(mount.get("mountPoint", ""))
+        container_path = posixpath.normpath(UFS_ROOT + mount_path_in_namespace(mount))
+        volume_mount: Obj = {"name": f"ufs-{index}", "mountPath": container_path}
+        if mount.get("readOnly"):
+            volume_mount["readOnly"] = True
+        if point.startswith("local://"):
+            volume: Obj = {"name": f"ufs-{index}",
+                           "hostPath": {"path": "/" + point[len("local://"):].lstrip("/"),
+                                        "type": "Directory"}}
+        elif point.startswith("pvc://"):
+            claim, _, sub_path = point[len("pvc://"):].partition("/")
+            volume = {"name": f"ufs-{index}", "persistentVolumeClaim": {"claimName": claim}}
+            if sub_path.strip("/"):
+                volume_mount["subPath"] = sub_path.strip("/")
+        else:
+            continue
+        result.append(UfsMount(volume, volume_mount))
+    return result
+
+
+# -- what render() gets ------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class RenderContext:
+    """Everything the base class decided for ``render``: labels, ports, placement, paths."""
+
+    key: RuntimeKey
+    labels: dict[str, str]
+    """Put on every rendered object (the base class adds them again if missing)."""
+    ports: dict[str, int]
+    """Host ports by name from the allocator (empty unless host network)."""
+    replicas: int
+    """Worker replicas."""
+    worker_affinity: Obj
+    """A core/v1 Affinity: placement (Exclusive/Shared), dataset nodeAffinity, FUSE preference."""
+    tolerations: list[Obj]
+    """The Dataset's tolerations, for master, worker and FUSE pods."""
+    fuse_node_selector: dict[str, str]
+    """``fluid.io/f-<ns>-<name>: "true"`` plus the runtime's fuse nodeSelector."""
+    fuse_mount_path: str
+    """Host directory of this dataset's FUSE mount: ``<root>/<type>/<ns>/<name>``."""
+    ufs: list[UfsMount]
+    """``local://``/``pvc://`` mounts as volumes for master and worker."""
+    values_name: str
+    """Name of the ConfigMap the base class writes (``<name>-<type>-values``)."""
+
+    def selector(self, component: str) -> dict[str, str]:
+        """matchLabels of a component's pods (``master``, ``worker``, ``fuse``)."""
+        return {
+            LABEL_APP_NAME: self.key.runtime_type,
+            LABEL_APP_INSTANCE: self.key.name,
+            LABEL_APP_COMPONENT: component,
+        }
+
+    def pod_labels(self, component: str) -> dict[str, str]:
+        """Labels for a component's pod template; workers also carry the placement labels."""
+        result = {**self.labels, **self.selector(component)}
+        if component == "worker":
+            result.update(self.worker_labels)
+        return result
+
+    @property
+    def worker_labels(self) -> dict[str, str]:
+        return placement.worker_pod_labels(self.key.namespace, self.key.name, self.placement)
+
+    @property
+    def placement(self) -> str:
+        return str(self.labels.get(c.LABEL_DATASET_PLACEMENT, c.PlacementMode.EXCLUSIVE.value))
+
+
+# -- status helpers ----------------------------------------------------------------------------
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def component_phase(*, desired: int, ready: int) -> c.RuntimePhase:
+    """Upstream's rule: nothing wanted or all ready → Ready; some → PartialReady; none → NotReady."""
+    if desired <= 0 or ready >= desired:
+        return c.RuntimePhase.READY
+    if ready > 0:
+        return c.RuntimePhase.PARTIAL_READY
+    return c.RuntimePhase.NOT_READY
+
+
+def set_condition(
+    conditions: Sequence[Obj], *, type_: str, status: str, reason: str, message: str,
+    time_key: str = "lastUpdateTime",
+) -> list[Obj]:
+    """Conditions with ``type_`` set; the transition time changes only when the status does."""
+    now = _now()
+    result = []
+    found = False
+    for cond in conditions:
+        if cond.get("type") == type_:
+            found = True
+            changed = cond.get("status") != status
+            cond = {**cond, "status": status, "reason": reason, "message": message, time_key: now}
+            if changed:
+                cond["lastTransitionTime"] = now
+        result.append(cond)
+    if not found:
+        result.append({"type": type_, "status": status, "reason": reason, "message": message,
+                       time_key: now, "lastTransitionTime": now})
+    return result
+
+
+@attrs.frozen
+class UfsUsage:
+    """Total bytes and number of files in the under storage."""
+
+    total_bytes: int
+    file_count: int
+
+
+@attrs.frozen
+class CacheUsage:
+    """What the runtime reports about its cache (bytes)."""
+
+    capacity_bytes: int
+    cached_bytes: int
+    hit_ratio: str | None = None
+
+
+def cache_states(usage: CacheUsage, ufs_total: str | None) -> dict[str, str]:
+    """``status.cacheStates``: capacity, cached and (when the UFS size is known) percentage."""
+    states = {
+        "cacheCapacity": format_binary(usage.capacity_bytes),
+        "cached": format_binary(usage.cached_bytes),
+    }
+    total = _parse_size(ufs_total)
+    if total:
+        states["cachedPercentage"] = f"{usage.cached_bytes * 100 / total:.1f}%"
+    elif ufs_total and ufs_total != CALCULATING:
+        states["cachedPercentage"] = "0.0%"
+    if usage.hit_ratio is not None:
+        states["cacheHitRatio"] = usage.hit_ratio
+    return states
+
+
+def _parse_size(text: str | None) -> int:
+    """Bytes of a size string such as ``3.31GiB`` (0 when unknown)."""
+    if not text or text == CALCULATING:
+        return 0
+    value = text.strip().removesuffix("B")
+    try:
+        return int(parse_quantity(value or "0"))
+    except ValueError:
+        return 0
+
+
+# -- the shared lifecycle ----------------------------------------------------------------------
+
+
+class CacheEngine(abc.ABC):
+    """The lifecycle every cache runtime shares; subclasses render their objects and ops.
+
+    Class attributes a subclass sets: ``runtime_type``, ``fuse_dir`` (last path element
+    of the FUSE mount, e.g. ``alluxio-fuse``), ``mount_type`` (PV ``mount_type``),
+    ``has_master``, ``supports_mount_update`` and ``owned_resources`` (kinds ``render``
+    may return, deleted at shutdown by label).
+    """
+
+    runtime_type: ClassVar[c.RuntimeType]
+    fuse_dir: ClassVar[str]
+    mount_type: ClassVar[str]
+    has_master: ClassVar[bool] = True
+    supports_mount_update: ClassVar[bool] = False
+    owned_resources: ClassVar[tuple[Resource, ...]] = (
+        resources.STATEFULSETS, resources.DAEMONSETS, resources.SERVICES, resources.CONFIGMAPS,
+    )
+
+    def __init__(self, deps: EngineDeps, key: RuntimeKey) -> None:
+        self.deps = deps
+        self.key = key
+        self.log = log.bind(runtime=str(key))
+        self._metadata_task: asyncio.Task[UfsUsage | None] | None = None
+        self._last_metadata_sync = 0.0
+        self._last_cache_report = 0.0
+        self._setup_started = time.monotonic()
+
+    # -- names --------------------------------------------------------------------------------
+
+    @property
+    def master_name(self) -> str:
+        return f"{self.key.name}-master"
+
+    @property
+    def worker_name(self) -> str:
+        return f"{self.key.name}-worker"
+
+    @property
+    def fuse_name(self) -> str:
+        return f"{self.key.name}-fuse"
+
+    @property
+    def values_name(self) -> str:
+        return f"{self.key.name}-{self.runtime_type.value}-values"
+
+    @property
+    def ports_owner(self) -> str:
+        return owner_key(self.key.kind, self.key.namespace, self.key.name)
+
+    def fuse_mount_path(self) -> str:
+        """``<root>/<type>/<ns>/<name>``: mounted into the FUSE pods."""
+        return posixpath.join(
+            self.deps.config.mount_root, self.runtime_type.value, self.key.namespace, self.key.name
+        )
+
+    def fluid_path(self) -> str:
+        """The PV's ``fluid_path``: the FUSE mount point on the host."""
+        return posixpath.join(self.fuse_mount_path(), self.fuse_dir)
+
+    # -- hooks for subclasses -------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def render(self, snap: Snapshot, ctx: RenderContext) -> list[Obj]:
+        """Every namespaced object of the runtime (pure: no I/O)."""
+
+    def port_names(self, snap: Snapshot) -> list[str]:
+        """Names of the host ports to allocate (empty when not on the host network)."""
+        return []
+
+    def tiered_capacity(self, snap: Snapshot) -> nodelabels.Capacity:
+        """Cache capacity per node from ``spec.tieredstore`` (used in node labels)."""
+        return nodelabels.capacity_of_levels((snap.spec.get("tieredstore") or {}).get("levels"))
+
+    def validate(self, snap: Snapshot) -> None:  # noqa: B027 - optional hook
+        """Raise ``ValidationFailed``; the default accepts everything the webhook accepted."""
+
+    async def prepare_ufs(self, snap: Snapshot) -> None:  # noqa: B027 - optional hook
+        """Mount non-native UFS mounts through the runtime (called once the master is ready)."""
+
+    async def ufs_usage(self, snap: Snapshot) -> UfsUsage | None:
+        """Total size and file count of the UFS, or None when the engine cannot tell."""
+        return None
+
+    async def cache_usage(self, snap: Snapshot) -> CacheUsage | None:
+        """What the runtime reports about its cache, or None."""
+        return None
+
+    async def update_mounts(  # noqa: B027 - optional hook
+        self, snap: Snapshot, *, added: Sequence[Obj], removed: Sequence[Obj]
+    ) -> None:
+        """Apply mounts changed at run time (only if ``supports_mount_update``)."""
+
+    async def clean_cache(self, snap: Snapshot) -> None:  # noqa: B027 - optional hook
+        """Release cached data before shutdown; raising retries the shutdown later."""
+
+    def hcfs(self, snap: Snapshot, ctx: RenderContext) -> Obj | None:
+        """``status.hcfs`` of the Dataset, when the runtime serves an HCFS endpoint."""
+        return None
+
+    # -- the context render() receives --------------------------------------------------------
+
+    def _labels(self, snap: Snapshot) -> dict[str, str]:
+        return {
+            LABEL_APP_NAME: self.runtime_type.value,
+            LABEL_APP_INSTANCE: self.key.name,
+            LABEL_APP_MANAGED_BY: MANAGED_BY,
+            c.LABEL_MANAGED_BY: MANAGED_BY,
+            c.LABEL_DATASET_ID: self.dataset_id_label(snap),
+            c.LABEL_DATASET_PLACEMENT: snap.placement.value,
+        }
+
+    def dataset_id_label(self, snap: Snapshot) -> str:
+        dataset_id = self.key.id
+        if len(dataset_id) >= 63 and snap.dataset_uid:
+            return snap.dataset_uid
+        return dataset_id
+
+    async def context(self, snap: Snapshot) -> RenderContext:
+        """Decide labels, ports and placement, allocating host ports if needed."""
+        names = self.port_names(snap)
+        ports = await self.deps.ports.allocate(self.ports_owner, names) if names else {}
+        fuse_selector = {c.fuse_label(self.key.namespace, self.key.name, uid=snap.dataset_uid): "true"}
+        fuse_spec = snap.spec.get("fuse") or {}
+        fuse_selector.update(fuse_spec.get("nodeSelector") or {})
+        return RenderContext(
+            key=self.key,
+            labels=self._labels(snap),
+            ports=ports,
+            replicas=snap.replicas,
+            worker_affinity=placement.worker_affinity(
+                namespace=self.key.namespace, name=self.key.name,
+                placement=snap.placement,
+                node_affinity=(snap.dataset_spec.get("nodeAffinity") or {}).get("required"),
+                fuse_label=c.fuse_label(self.key.namespace, self.key.name, uid=snap.dataset_uid),
+            ),
+            tolerations=list(snap.dataset_spec.get("tolerations") or []),
+            fuse_node_selector=fuse_selector,
+            fuse_mount_path=self.fuse_mount_path(),
+            ufs=ufs_mounts(snap.mounts),
+            values_name=self.values_name,
+        )
+
+    # -- applying ----------------------------------------------------------------------------------
+
+    def owner_reference(self, snap: Snapshot) -> Obj:
+        return {
+            "apiVersion": c.API_VERSION, "kind": self.key.kind, "name": self.key.name,
+            "uid": snap.uid, "controller": True, "blockOwnerDeletion": True,
+        }
+
+    def values_configmap(self, snap: Snapshot, ctx: RenderContext) -> Obj:
+        """The ``<name>-<type>-values`` ConfigMap: what was decided (ports) for rebuilds."""
+        labels = dict(ctx.labels)
+        annotations = {}
+        data = {"runtime": self.runtime_type.value}
+        if ctx.ports:
+            labels[PORTS_LABEL] = "true"
+            annotations[PORTS_OWNER_ANNOTATION] = self.ports_owner
+            data[PORTS_KEY] = format_ports(ctx.ports)
+        return {
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": self.values_name, "namespace": self.key.namespace,
+                         "labels": labels, "annotations": annotations},
+            "data": data,
+        }
+
+    def _finish(self, obj: Obj, snap: Snapshot, ctx: RenderContext) -> Obj:
+        meta = obj.setdefault("metadata", {})
+        meta.setdefault("namespace", self.key.namespace)
+        meta["labels"] = {**ctx.labels, **(meta.get("labels") or {})}
+        meta["ownerReferences"] = [self.owner_reference(snap)]
+        return obj
+
+    async def apply_all(self, snap: Snapshot) -> RenderContext:
+        """Render and server-side apply every namespaced object; returns the context used."""
+        ctx = await self.context(snap)
+        objects = [self.values_configmap(snap, ctx), *self.render(snap, ctx)]
+        for obj in objects:
+            await self.deps.client.apply(self._finish(obj, snap, ctx))
+        return ctx
+
+    # -- reading workloads --------------------------------------------------------------------
+
+    def _statefulset_counts(self, name: str) -> tuple[int, int, int]:
+        """(desired, scheduled, ready) of a StatefulSet from the cache; zeros when absent."""
+        sts = self.deps.view.get(resources.STATEFULSETS, self.key.namespace, name)
+        if sts is None:
+            return 0, 0, 0
+        desired = int((sts.get("spec") or {}).get("replicas", 1))
+        status = sts.get("status") or {}
+        current = int(status.get("currentReplicas") or status.get("replicas") or 0)
+        return desired, current, int(status.get("readyReplicas") or 0)
+
+    def _daemonset_counts(self) -> tuple[int, int, int, int]:
+        ds = self.deps.view.get(resources.DAEMONSETS, self.key.namespace, self.fuse_name)
+        status = (ds or {}).get("status") or {}
+        return (
+            int(status.get("desiredNumberScheduled") or 0),
+            int(status.get("currentNumberScheduled") or 0),
+            int(status.get("numberReady") or 0),
+            int(status.get("numberAvailable") or 0),
+        )
+
+    def master_ready(self) -> bool:
+        if not self.has_master:
+            return True
+        _, _, ready = self._statefulset_counts(self.master_name)
+        return ready >= 1
+
+    def workers_ready(self, snap: Snapshot) -> bool:
+        """At least one worker ready, or none wanted (upstream accepts PartialReady)."""
+        _, _, ready = self._statefulset_counts(self.worker_name)
+        return snap.replicas == 0 or ready >= 1
+
+    def component_status(self, snap: Snapshot) -> Obj:
+        """Phases and counts of master, workers and FUSE, and the scale selector."""
+        status: Obj = {}
+        if self.has_master:
+            m_desired, m_current, m_ready = self._statefulset_counts(self.master_name)
+            status.update(
+                masterPhase=component_phase(desired=m_desired, ready=m_ready).value,
+                desiredMasterNumberScheduled=m_desired,
+                currentMasterNumberScheduled=m_current,
+                masterNumberReady=m_ready,
+            )
+        _, w_current, w_ready = self._statefulset_counts(self.worker_name)
+        f_desired, f_current, f_ready, f_available = self._daemonset_counts()
+        status.update(
+            workerPhase=component_phase(desired=snap.replicas, ready=w_ready).value,
+            desiredWorkerNumberScheduled=snap.replicas,
+            currentWorkerNumberScheduled=w_current,
+            workerNumberReady=w_ready,
+            workerNumberAvailable=w_ready,
+            workerNumberUnavailable=max(snap.replicas - w_ready, 0),
+            fusePhase=c.RuntimePhase.READY.value,  # upstream: FUSE is lazy, always Ready
+            desiredFuseNumberScheduled=f_desired,
+            currentFuseNumberScheduled=f_current,
+            fuseNumberReady=f_ready,
+            fuseNumberAvailable=f_available,
+            fuseNumberUnavailable=max(f_desired - f_available, 0),
+            selector=",".join(
+                f"{k}={v}" for k, v in sorted({
+                    LABEL_APP_NAME: self.runtime_type.value,
+                    LABEL_APP_INSTANCE: self.key.name,
+                    LABEL_APP_COMPONENT: "worker",
+                }.items())
+            ),
+            valueFile=self.values_name,
+        )
+        return status
+
+    def _runtime_conditions(self, snap: Snapshot, status: Obj) -> list[Obj]:
+        conds: list[Obj] = list(snap.status.get("conditions") or [])
+        pairs = []
+        if self.has_master:
+            pairs.append((c.RuntimeConditionType.MASTER_READY, status["masterPhase"], "Master"))
+        pairs.append((c.RuntimeConditionType.WORKERS_READY, status["workerPhase"], "Workers"))
+        pairs.append((c.RuntimeConditionType.FUSES_READY, status["fusePhase"], "Fuses"))
+        for type_, phase, what in pairs:
+            ready = phase == c.RuntimePhase.READY
+            conds = set_condition(
+                conds, type_=type_.value, status="True" if ready else "False",
+                reason=f"{what}{'Ready' if ready else 'NotReady'}",
+                message=f"{what} {'are' if what != 'Master' else 'is'} "
+                        f"{'ready' if ready else phase}.",
+                time_key="lastProbeTime",
+            )
+        return conds
+
+    async def patch_runtime_status(self, snap: Snapshot, extra: Obj | None = None) -> Obj:
+        status = self.component_status(snap)
+        status["conditions"] = self._runtime_conditions(snap, status)
+        status.update(extra or {})
+        current = snap.status
+        if all(current.get(k) == v for k, v in status.items() if k != "conditions") and \
+                _same_conditions(current.get("conditions"), status["conditions"]):
+            return status
+        await self.deps.client.patch_status(
+            self.key.resource, self.key.name, self.key.namespace, status
+        )
+        return status
+
+    # -- the Dataset -------------------------------------------------------------------------------
+
+    async def patch_dataset_status(self, snap: Snapshot, status: Obj) -> None:
+        if snap.dataset is None:
+            return
+        current = snap.dataset_status
+        if all(current.get(k) == v for k, v in status.items()):
+            return
+        await self.deps.client.patch_status(
+            resources_dataset(), self.key.name, self.key.namespace, status
+        )
+
+    def runtime_entry(self) -> Obj:
+        return {"name": self.key.name, "namespace": self.key.namespace,
+                "category": c.CATEGORY_ACCELERATE, "type": self.runtime_type.value,
+                "masterReplicas": 1}
+
+    async def bind_dataset(self, snap: Snapshot, ctx: RenderContext) -> None:
+        """Phase Bound, this runtime in ``status.runtimes``, condition Ready, mounts recorded."""
+        ds_status = snap.dataset_status
+        conditions = set_condition(
+            ds_status.get("conditions") or [], type_=c.DatasetConditionType.READY.value,
+            status="True", reason="DatasetReady", message="The ddc runtime is ready.",
+        )
+        patch: Obj = {
+            "phase": c.DatasetPhase.BOUND.value,
+            "runtimes": [self.runtime_entry()],
+            "conditions": conditions,
+            "mounts": snap.mounts if not ds_status.get("mounts") else ds_status["mounts"],
+        }
+        hcfs = self.hcfs(snap, ctx)
+        if hcfs:
+            patch["hcfs"] = hcfs
+        if ds_status.get("phase") == c.DatasetPhase.BOUND and ds_status.get("runtimes"):
+            return
+        await self.patch_dataset_status(snap, patch)
+        await self.deps.events.record(
+            snap.runtime, NORMAL, "DatasetBound",
+            f"Dataset {self.key.namespace}/{self.key.name} is bound to {self.key.kind}.",
+        )
+        self.log.info("dataset_bound", runtime=self.runtime_type.value)
+
+    # -- lifecycle: setup ------------------------------------------------------------------------
+
+    async def setup(self, snap: Snapshot) -> bool:
+        ctx = await self.apply_all(snap)
+        if not self.master_ready():
+            self.log.info("setup_waiting", step="master")
+            await self.patch_runtime_status(snap)
+            return False
+        await self.prepare_ufs(snap)
+        if not self.workers_ready(snap):
+            self.log.info("setup_waiting", step="workers")
+            await self.patch_runtime_status(snap)
+            return False
+        extra: Obj = {}
+        if not snap.status.get("setupDuration"):
+            extra["setupDuration"] = _duration(time.monotonic() - self._setup_started)
+        extra["mountTime"] = snap.status.get("mountTime") or _now()
+        await self.patch_runtime_status(snap, extra)
+        await self.bind_dataset(snap, ctx)
+        return True
+
+    # -- lifecycle: volumes -------------------------------------------------------------------
+
+    def _volume_labels(self, snap: Snapshot) -> dict[str, str]:
+        return {
+            c.common_label(self.key.namespace, self.key.name, uid=snap.dataset_uid): "true",
+            c.LABEL_DATASET_ID: self.dataset_id_label(snap),
+        }
+
+    def _capacity(self, snap: Snapshot) -> str:
+        annotations = ((snap.dataset or {}).get("metadata") or {}).get("annotations") or {}
+        return str(annotations.get(c.ANNOTATION_PVC_STORAGE) or self.deps.config.pv_capacity)
+
+    def _access_modes(self, snap: Snapshot) -> list[str]:
+        return list(snap.dataset_spec.get("accessModes") or ["ReadOnlyMany"])
+
+    def render_pv(self, snap: Snapshot) -> Obj:
+        """The PV ``<ns>-<name>``: CSI ``fuse.csi.fluid.io`` with Fluid's volume attributes."""
+        fuse_key = c.fuse_label(self.key.namespace, self.key.name, uid=snap.dataset_uid)
+        pv: Obj = {
+            "apiVersion": "v1", "kind": "PersistentVolume",
+            "metadata": {"name": self.key.id, "labels": self._volume_labels(snap),
+                         "annotations": {c.ANNOTATION_CREATED_BY: "fluid"}},
+            "spec": {
+                "accessModes": self._access_modes(snap),
+                "capacity": {"storage": self._capacity(snap)},
+                "storageClassName": STORAGE_CLASS,
+                "persistentVolumeReclaimPolicy": "Retain",
+                "claimRef": {"namespace": self.key.namespace, "name": self.key.name},
+                "csi": {
+                    "driver": CSI_DRIVER,
+                    "volumeHandle": self.key.id,
+                    "volumeAttributes": {
+                        "fluid_path": self.fluid_path(),
+                        "mount_type": self.mount_type,
+                        "runtime_name": self.key.name,
+                        "runtime_namespace": self.key.namespace,
+                        "mount_pod_node_selector_key": fuse_key,
+                        "mount_pod_node_selector_value": "true",
+                    },
+                },
+            },
+        }
+        selector = (snap.spec.get("fuse") or {}).get("nodeSelector") or {}
+        if selector:
+            pv["spec"]["nodeAffinity"] = {"required": {"nodeSelectorTerms": [{
+                "matchExpressions": [
+                    {"key": k, "operator": "In", "values": [v]} for k, v in sorted(selector.items())
+                ]}]}}
+        return pv
+
+    def render_pvc(self, snap: Snapshot) -> Obj:
+        """The PVC ``<name>`` in the Dataset's namespace, bound to the PV by ``volumeName``."""
+        return {
+            "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": self.key.name, "namespace": self.key.namespace,
+                         "labels": self._volume_labels(snap),
+                         "annotations": {c.ANNOTATION_CREATED_BY: "fluid"}},
+            "spec": {
+                "accessModes": self._access_modes(snap),
+                "resources": {"requests": {"storage": self._capacity(snap)}},
+                "storageClassName": STORAGE_CLASS,
+                "volumeName": self.key.id,
+            },
+        }
+
+    async def create_volume(self, snap: Snapshot) -> None:
+        client = self.deps.client
+        if await client.get_or_none(resources.PERSISTENT_VOLUMES, self.key.id) is None:
+            await _create_ignoring_exists(client, self.render_pv(snap))
+            self.log.info("pv_created", pv=self.key.id)
+        existing = await client.get_or_none(
+            resources.PERSISTENT_VOLUME_CLAIMS, self.key.name, self.key.namespace
+        )
+        if existing is None:
+            await _create_ignoring_exists(client, self.render_pvc(snap))
+            self.log.info("pvc_created", pvc=self.key.name)
+
+    async def delete_volume(self, snap: Snapshot) -> bool:
+        """PVC first, then PV; only objects annotated ``CreatedBy: fluid`` are touched."""
+        client = self.deps.client
+        pvc = await client.get_or_none(
+            resources.PERSISTENT_VOLUME_CLAIMS, self.key.name, self.key.namespace
+        )
+        if pvc is not None and _created_by_fluid(pvc):
+            if not (pvc.get("metadata") or {}).get("deletionTimestamp"):
+                await client.delete(resources.PERSISTENT_VOLUME_CLAIMS, self.key.name,
+                                    self.key.namespace)
+                self.log.info("pvc_deleting", pvc=self.key.name)
+            return False
+        pv = await client.get_or_none(resources.PERSISTENT_VOLUMES, self.key.id)
+        if pv is not None and _created_by_fluid(pv):
+            if not (pv.get("metadata") or {}).get("deletionTimestamp"):
+                await client.delete(resources.PERSISTENT_VOLUMES, self.key.id)
+                self.log.info("pv_deleting", pv=self.key.id)
+            return False
+        return True
+
+    # -- lifecycle: sync -----------------------------------------------------------------------
+
+    def _permitted(self, last: float) -> bool:
+        return time.monotonic() - last >= self.deps.config.sync_retry_seconds
+
+    async def sync(self, snap: Snapshot) -> None:
+        previous = self.deps.view.get(resources.STATEFULSETS, self.key.namespace, self.worker_name)
+        ctx = await self.apply_all(snap)
+        await self._record_scaling(snap, previous)
+        ufs_total = await self.sync_metadata(snap)
+        extra: Obj = {}
+        usage = await self._cache_usage_throttled(snap)
+        if usage is not None:
+            extra["cacheStates"] = cache_states(usage, ufs_total)
+        status = await self.patch_runtime_status(snap, extra)
+        await self._sync_dataset(snap, ctx, status, extra.get("cacheStates"))
+        await self.sync_node_labels(snap)
+
+    async def _record_scaling(self, snap: Snapshot, previous: Obj | None) -> None:
+        if previous is None:
+            return
+        before = int((previous.get("spec") or {}).get("replicas", snap.replicas))
+        if before == snap.replicas:
+            return
+        scaled_out = snap.replicas > before
+        type_ = (c.RuntimeConditionType.WORKERS_SCALED_OUT if scaled_out
+                 else c.RuntimeConditionType.WORKERS_SCALED_IN)
+        message = f"Runtime scaled {'out' if scaled_out else 'in'}: workers {before} -> {snap.replicas}."
+        conditions = set_condition(
+            snap.status.get("conditions") or [], type_=type_.value, status="True",
+            reason=type_.value, message=message, time_key="lastProbeTime",
+        )
+        await self.deps.client.patch_status(
+            self.key.resource, self.key.name, self.key.namespace, {"conditions": conditions}
+        )
+        snap.runtime.setdefault("status", {})["conditions"] = conditions
+        await self.deps.events.record(snap.runtime, NORMAL, "Succeed", message)
+        self.log.info("workers_scaled", before=before, after=snap.replicas)
+
+    async def _cache_usage_throttled(self, snap: Snapshot) -> CacheUsage | None:
+        if not self._permitted(self._last_cache_report) or not self.master_ready():
+            return None
+        self._last_cache_report = time.monotonic()
+        try:
+            return await self.cache_usage(snap)
+        except CommandFailed as exc:
+            self.log.warning("cache_report_failed", error=str(exc))
+            return None
+
+    def _auto_sync(self, snap: Snapshot) -> bool:
+        policy = ((snap.spec.get("management") or {}).get("metadataSyncPolicy") or {})
+        return policy.get("autoSync") is not False
+
+    async def sync_metadata(self, snap: Snapshot) -> str | None:
+        """Fill ``ufsTotal``/``fileNum`` in the background; returns the current ufsTotal."""
+        ds_status = snap.dataset_status
+        ufs_total: str | None = ds_status.get("ufsTotal")
+        if snap.dataset is None or not self._auto_sync(snap):
+            return ufs_total
+        if self._metadata_task is not None and self._metadata_task.done():
+            return await self._finish_metadata(snap) or ufs_total
+        if ufs_total and ufs_total != CALCULATING:
+            return ufs_total
+        if self._metadata_task is None and self._permitted(self._last_metadata_sync):
+            self._last_metadata_sync = time.monotonic()
+            await self.patch_dataset_status(snap, {"ufsTotal": CALCULATING, "fileNum": CALCULATING})
+            self._metadata_task = asyncio.create_task(self.ufs_usage(snap))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._metadata_task), 0.5)
+            if self._metadata_task.done():
+                return await self._finish_metadata(snap) or CALCULATING
+        return CALCULATING
+
+    async def _finish_metadata(self, snap: Snapshot) -> str | None:
+        task, self._metadata_task = self._metadata_task, None
+        assert task is not None
+        try:
+            usage = task.result()
+        except (CommandFailed, TimeoutError) as exc:
+            self.log.warning("metadata_sync_failed", error=str(exc))
+            await self.patch_dataset_status(snap, {"ufsTotal": "", "fileNum": ""})
+            return None
+        if usage is None:
+            return None
+        total = format_binary(usage.total_bytes)
+        await self.patch_dataset_status(snap, {"ufsTotal": total, "fileNum": str(usage.file_count)})
+        self.log.info("metadata_synced", ufs_total=total, file_num=usage.file_count)
+        return total
+
+    async def _sync_dataset(
+        self, snap: Snapshot, ctx: RenderContext, status: Obj, states: dict[str, str] | None
+    ) -> None:
+        """Cache states, mount changes and health into the Dataset's status."""
+        if snap.dataset is None:
+            return
+        patch: Obj = {}
+        if states is not None:
+            patch["cacheStates"] = states
+        if self.supports_mount_update and self._mounts_changed(snap):
+            await self._apply_mount_changes(snap)
+            return
+        healthy = status.get("workerPhase") != c.RuntimePhase.NOT_READY and (
+            not self.has_master or status.get("masterPhase") != c.RuntimePhase.NOT_READY
+        )
+        phase = snap.dataset_status.get("phase")
+        if not healthy and phase == c.DatasetPhase.BOUND:
+            patch["phase"] = c.DatasetPhase.FAILED.value
+            self.log.warning("runtime_unhealthy", worker_phase=status.get("workerPhase"),
+                             master_phase=status.get("masterPhase"))
+        elif healthy and phase == c.DatasetPhase.FAILED:
+            patch["phase"] = c.DatasetPhase.BOUND.value
+        if patch:
+            await self.patch_dataset_status(snap, patch)
+
+    def _mounts_changed(self, snap: Snapshot) -> bool:
+        recorded = snap.dataset_status.get("mounts")
+        return recorded is not None and _mount_keys(recorded) != _mount_keys(snap.mounts)
+
+    async def _apply_mount_changes(self, snap: Snapshot) -> None:
+        recorded = list(snap.dataset_status.get("mounts") or [])
+        old, new = _mount_keys(recorded), _mount_keys(snap.mounts)
+        added = [m for m in snap.mounts if _mount_key(m) not in old]
+        removed = [m for m in recorded if _mount_key(m) not in new]
+        conditions = set_condition(
+            snap.dataset_status.get("conditions") or [], type_=c.DatasetConditionType.UPDATING.value,
+            status="True", reason="DatasetUpdating", message="The ddc runtime is updating.",
+        )
+        await self.patch_dataset_status(
+            snap, {"phase": c.DatasetPhase.UPDATING.value, "conditions": conditions}
+        )
+        await self.update_mounts(snap, added=added, removed=removed)
+        conditions = set_condition(
+            conditions, type_=c.DatasetConditionType.READY.value, status="True",
+            reason="DatasetReady", message="The ddc runtime has updated completely.",
+        )
+        conditions = set_condition(
+            conditions, type_=c.DatasetConditionType.UPDATING.value, status="False",
+            reason="DatasetUpdated", message="The ddc runtime has updated completely.",
+        )
+        await self.deps.client.patch_status(
+            resources_dataset(), self.key.name, self.key.namespace,
+            {"phase": c.DatasetPhase.BOUND.value, "conditions": conditions,
+             "mounts": snap.mounts, "ufsTotal": "", "fileNum": ""},
+        )
+        await self.deps.client.patch_status(
+            self.key.resource, self.key.name, self.key.namespace, {"mountTime": _now()}
+        )
+        await self.deps.events.record(
+            snap.runtime, NORMAL, "MountsUpdated",
+            f"Mounted {len(added)} and unmounted {len(removed)} UFS path(s).",
+        )
+        self.log.info("mounts_updated", added=len(added), removed=len(removed))
+
+    # -- node labels ---------------------------------------------------------------------------
+
+    def label_set(self, snap: Snapshot) -> nodelabels.LabelSet:
+        return nodelabels.LabelSet.for_runtime(
+            runtime_type=self.runtime_type.value, namespace=self.key.namespace,
+            name=self.key.name, uid=snap.dataset_uid,
+            exclusive=snap.placement == c.PlacementMode.EXCLUSIVE,
+            capacity=self.tiered_capacity(snap),
+        )
+
+    def worker_nodes(self) -> set[str]:
+        """Nodes where a worker pod of this runtime is Ready."""
+        pods = self.deps.view.select(resources.PODS, self.key.namespace, {
+            LABEL_APP_NAME: self.runtime_type.value, LABEL_APP_INSTANCE: self.key.name,
+            LABEL_APP_COMPONENT: "worker",
+        })
+        return {str(p["spec"]["nodeName"]) for p in pods
+                if (p.get("spec") or {}).get("nodeName") and _pod_ready(p)
+                and not (p.get("metadata") or {}).get("deletionTimestamp")}
+
+    async def sync_node_labels(self, snap: Snapshot) -> None:
+        labels = self.label_set(snap)
+        wanted = self.worker_nodes()
+        exclude = self.deps.config.schedule_exclude
+        labelled = {n["metadata"]["name"] for n in self.deps.view.select(
+            resources.NODES, None, {labels.runtime_key: "true"})}
+        for node in sorted(wanted - labelled):
+            node_obj = self.deps.view.get(resources.NODES, None, node)
+            node_labels = (node_obj or {}).get("metadata", {}).get("labels") or {}
+            if exclude and all(node_labels.get(k) == v for k, v in exclude.items()):
+                continue
+            if await nodelabels.label_node(self.deps.client, node, labels):
+                self.log.info("node_labelled", node=node)
+        for node in sorted(labelled - wanted):
+            if await nodelabels.unlabel_node(self.deps.client, node, labels):
+                self.log.info("node_unlabelled", node=node)
+
+    # -- lifecycle: shutdown -------------------------------------------------------------------
+
+    async def shutdown(self, snap: Snapshot) -> bool:
+        await self.clean_cache(snap)
+        await self._cancel_metadata()
+        client = self.deps.client
+        labels = self.label_set(snap)
+        nodes, _ = await client.list_all(resources.NODES, label_selector=labels.runtime_key)
+        for node in nodes:
+            await nodelabels.unlabel_node(client, node["metadata"]["name"], labels)
+        selector = (f"{LABEL_APP_NAME}={self.runtime_type.value},"
+                    f"{LABEL_APP_INSTANCE}={self.key.name},{LABEL_APP_MANAGED_BY}={MANAGED_BY}")
+        for res in self.owned_resources:
+            items, _ = await client.list_all(res, self.key.namespace, label_selector=selector)
+            for item in items:
+                await client.delete(res, item["metadata"]["name"], self.key.namespace)
+        fuse_key = c.fuse_label(self.key.namespace, self.key.name, uid=snap.dataset_uid)
+        fuse_nodes, _ = await client.list_all(resources.NODES, label_selector=fuse_key)
+        for node in fuse_nodes:
+            await nodelabels.remove_labels(client, node["metadata"]["name"], [fuse_key])
+        released = await self.deps.ports.release(self.ports_owner)
+        self.log.info("runtime_shut_down", nodes=len(nodes), ports_released=len(released))
+        return True
+
+    async def _cancel_metadata(self) -> None:
+        task, self._metadata_task = self._metadata_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def close(self) -> None:
+        await self._cancel_metadata()
+
+    # -- events ------------------------------------------------------------------------------------
+
+    async def warn(self, snap: Snapshot, reason: str, message: str) -> None:
+        await self.deps.events.record(snap.runtime, WARNING, reason, message)
+
+
+# -- small helpers --------------------------------------------------------------------------------
+
+
+def resources_dataset() -> Resource:
+    return BY_KIND["Dataset"].resource
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    minutes, secs = divmod(seconds, 60)
+    return f"{minutes}m{secs}s" if minutes else f"{secs}s"
+
+
+def _same_conditions(old: Any, new: list[Obj]) -> bool:
+    """Equal ignoring timestamps (so an unchanged status is not re-patched every sync)."""
+    def strip(conds: Any) -> list[tuple[Any, ...]]:
+        return sorted((x.get("type"), x.get("status"), x.get("reason"), x.get("message"))
+                      for x in conds or [])
+    return strip(old) == strip(new)
+
+
+def _mount_key(mount: Mapping[str, Any]) -> tuple[str, str]:
+    return str(mount.get("mountPoint", "")), mount_path_in_namespace(mount)
+
+
+def _mount_keys(mounts: Iterable[Mapping[str, Any]]) -> set[tuple[str, str]]:
+    return {_mount_key(m) for m in mounts}
+
+
+def _created_by_fluid(obj: Obj) -> bool:
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    return annotations.get(c.ANNOTATION_CREATED_BY) == "fluid"
+
+
+def _pod_ready(pod: Obj) -> bool:
+    for cond in (pod.get("status") or {}).get("conditions") or ():
+        if cond.get("type") == "Ready":
+            return bool(cond.get("status") == "True")
+    return False
+
+
+async def _create_ignoring_exists(client: KubeClient, obj: Obj) -> None:
+    with contextlib.suppress(errors.AlreadyExists):
+        await client.create(obj)
