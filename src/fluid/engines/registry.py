@@ -18,6 +18,10 @@ __all__ = ["ENGINES", "factories", "load"]
 
 ENGINES: dict[str, str] = {
     "AlluxioRuntime": "fluid.engines.alluxio.engine:AlluxioEngine",
+    "JuiceFSRuntime": "fluid.engines.juicefs.engine:factory",
+    "ThinRuntime": "fluid.engines.thin.dispatch:factory",
+    "JindoRuntime": "fluid.engines.jindo.engine:factory",
+    "GooseFSRuntime": "fluid.engines.goosefs.engine:factory",
 }
 """Runtime kind -> ``module:attribute`` of its EngineFactory."""
 
