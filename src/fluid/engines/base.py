@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol
 
 import attrs
+import orjson
 import structlog
 
 from fluid.api import constants as c
@@ -57,6 +58,7 @@ from fluid.scheduling.ports import (
 __all__ = [
     "CALCULATING",
     "CSI_DRIVER",
+    "ApiPodExecutor",
     "CacheEngine",
     "CacheUsage",
     "ClusterView",
@@ -65,6 +67,7 @@ __all__ = [
     "EngineConfig",
     "EngineDeps",
     "EngineFactory",
+    "EngineSettings",
     "ExecResult",
     "InformerView",
     "MemoryView",
@@ -250,6 +253,69 @@ class PodExecutor(Protocol):
     ) -> ExecResult: ...
 
 
+_EXEC_PROTOCOL = "v4.channel.k8s.io"
+_STDOUT, _STDERR, _ERROR = 1, 2, 3
+
+
+class ApiPodExecutor:
+    """``PodExecutor`` over the API server's ``pods/exec`` subresource (websocket, v4 channels).
+
+    Uses the KubeClient's HTTP session and credentials. (``KubeClient`` has no public
+    websocket call yet; this reaches its session through ``websocket_session``.)
+    """
+
+    def __init__(self, client: KubeClient) -> None:
+        self._client = client
+
+    async def exec(
+        self, *, namespace: str, pod: str, container: str, command: Sequence[str],
+        timeout: float,
+    ) -> ExecResult:
+        params: list[tuple[str, str]] = [("container", container), ("stdout", "true"),
+                                         ("stderr", "true")]
+        params += [("command", word) for word in command]
+        session, headers = await _websocket_session(self._client)
+        url = self._client.host + resources.PODS.path(namespace, pod, "exec")
+        stdout, stderr, status = bytearray(), bytearray(), b""
+        async with asyncio.timeout(timeout):
+            async with session.ws_connect(
+                url, params=params, headers=headers, protocols=(_EXEC_PROTOCOL,),
+            ) as ws:
+                async for msg in ws:
+                    data = msg.data if isinstance(msg.data, bytes) else b""
+                    if not data:
+                        continue
+                    channel, payload = data[0], data[1:]
+                    if channel == _STDOUT:
+                        stdout += payload
+                    elif channel == _STDERR:
+                        stderr += payload
+                    elif channel == _ERROR:
+                        status += payload
+        return ExecResult(stdout.decode(errors="replace"), stderr.decode(errors="replace"),
+                          _exit_code(status))
+
+
+def _exit_code(status: bytes) -> int:
+    """0 for ``Success``; the ExitCode cause of a ``Failure``; 1 if it names none."""
+    if not status:
+        return 0
+    parsed = orjson.loads(status)
+    if parsed.get("status") == "Success":
+        return 0
+    for cause in (parsed.get("details") or {}).get("causes") or ():
+        if cause.get("reason") == "ExitCode":
+            return int(cause.get("message") or 1)
+    return 1
+
+
+async def _websocket_session(client: KubeClient) -> tuple[Any, dict[str, str]]:
+    # private access on purpose: KubeClient lacks a websocket call (see ApiPodExecutor)
+    api = client._api
+    headers = await client._headers(None, "*/*")
+    return api.rest_client.pool_manager, headers
+
+
 @attrs.frozen
 class ExecCall:
     namespace: str
@@ -307,6 +373,25 @@ class EngineDeps:
     events: EventSink
     executor: PodExecutor
     config: EngineConfig = EngineConfig()
+
+
+@attrs.frozen(kw_only=True)
+class EngineSettings:
+    """How the controller-manager builds engines; tests override fields (never patch).
+
+    ``factories`` None means ``fluid.engines.registry``; ``ports`` None means an allocator
+    over ``port_range`` rebuilt from the cluster; ``executor`` None means pod exec through
+    the API server. ``resync_seconds`` is the periodic Sync of a ready runtime (upstream 90 s)
+    and ``setup_retry_seconds`` how soon a runtime that is not ready yet is looked at again.
+    """
+
+    factories: Mapping[str, EngineFactory] | None = None
+    ports: PortAllocator | None = None
+    port_range: str = "20000-26000"
+    executor: PodExecutor | None = None
+    config: EngineConfig = EngineConfig()
+    resync_seconds: float = 90.0
+    setup_retry_seconds: float = 5.0
 
 
 class Engine(Protocol):

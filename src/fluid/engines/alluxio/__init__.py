@@ -1,0 +1,1 @@
+"""The Alluxio engine: ``manifests`` (objects rendered), ``ops`` (master commands), ``engine``."""

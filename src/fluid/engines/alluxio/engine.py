@@ -1,0 +1,171 @@
+"""The Alluxio engine: the AlluxioRuntime lifecycle on top of ``fluid.engines.base.CacheEngine``.
+
+Owns what is particular to Alluxio: reading the spec into ``AlluxioRuntimeSpec``, which
+host ports it needs, rendering (``manifests``), mounting ``http(s)://``, ``s3://``,
+``oss://`` and other non-native UFS through the master (``ops``; ``local://`` and
+``pvc://`` are pod volumes and never mounted that way), the UFS size and file count, the
+cache capacity and usage from ``fsadmin report summary``, mounts added or removed at run
+time, and freeing the cache at shutdown. Never talks to Alluxio except through
+``ops.AlluxioOps``. Built by the runtime controller through ``fluid.engines.registry``.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fluid.api import constants as c
+from fluid.api.alluxio import AlluxioRuntimeSpec
+from fluid.api.converter import StructureError, structure
+from fluid.engines import base
+from fluid.engines.alluxio import manifests
+from fluid.engines.alluxio.ops import AlluxioOps, ExecAlluxioOps
+from fluid.kube import resources
+
+__all__ = ["AlluxioEngine"]
+
+_DEFAULT_CLEAN_RETRIES = 3
+_DEFAULT_CLEAN_GRACE = 60
+
+
+class AlluxioEngine(base.CacheEngine):
+    """One AlluxioRuntime; ``ops`` may be injected (tests pass one over a RecordingExecutor)."""
+
+    runtime_type = c.RuntimeType.ALLUXIO
+    fuse_dir = "alluxio-fuse"
+    mount_type = "fuse.alluxio-fuse"
+    has_master = True
+    supports_mount_update = True
+
+    def __init__(
+        self, deps: base.EngineDeps, key: base.RuntimeKey, *, ops: AlluxioOps | None = None
+    ) -> None:
+        super().__init__(deps, key)
+        self.ops: AlluxioOps = ops or ExecAlluxioOps(
+            deps.executor, namespace=key.namespace, name=key.name,
+            timeout=deps.config.exec_timeout_seconds,
+        )
+        self._clean_attempts = 0
+
+    # -- spec --------------------------------------------------------------------------------
+
+    def spec(self, snap: base.Snapshot) -> AlluxioRuntimeSpec:
+        try:
+            return structure(snap.spec, AlluxioRuntimeSpec, path="spec")
+        except StructureError as exc:
+            raise base.ValidationFailed(str(exc)) from exc
+
+    def validate(self, snap: base.Snapshot) -> None:
+        spec = self.spec(snap)
+        for tier in manifests.tiers(spec):
+            if not any(tier.quotas):
+                raise base.ValidationFailed(
+                    f"spec.tieredstore: the {tier.alias} level needs a quota or quotaList"
+                )
+
+    def port_names(self, snap: base.Snapshot) -> list[str]:
+        return manifests.port_names(self.spec(snap))
+
+    def render(self, snap: base.Snapshot, ctx: base.RenderContext) -> list[base.Obj]:
+        return manifests.render(
+            self.spec(snap), ctx=ctx, mounts=snap.mounts,
+            shared_options=dict(snap.dataset_spec.get("sharedOptions") or {}),
+            fluid_path=self.fluid_path(),
+        )
+
+    def hcfs(self, snap: base.Snapshot, ctx: base.RenderContext) -> base.Obj | None:
+        port = manifests.resolved_ports(self.spec(snap), ctx.ports)["master-rpc"]
+        version = (snap.spec.get("alluxioVersion") or {}).get("imageTag") or manifests.DEFAULT_TAG
+        return {
+            "endpoint": f"alluxio://{self.key.name}-master-0.{self.key.namespace}:{port}",
+            "underlayerFileSystemVersion": str(version),
+        }
+
+    # -- UFS ---------------------------------------------------------------------------------
+
+    def _ops_mounts(self, mounts: Sequence[base.Obj]) -> list[base.Obj]:
+        """Mounts that go through ``alluxio fs mount``: non-native and not the root UFS."""
+        _, root_mount = manifests.root_ufs(mounts)
+        return [m for m in mounts if not base.is_native(m) and m is not root_mount]
+
+    async def _secret_value(self, ref: Mapping[str, Any]) -> str:
+        secret = await self.deps.client.get(resources.SECRETS, str(ref["name"]), self.key.namespace)
+        raw = (secret.get("data") or {}).get(str(ref.get("key") or ""))
+        if raw is None:
+            raise base.ValidationFailed(
+                f"secret {self.key.namespace}/{ref['name']} has no key {ref.get('key')!r}"
+            )
+        return base64.b64decode(raw).decode()
+
+    async def _options(self, snap: base.Snapshot, mount: Mapping[str, Any]) -> dict[str, str]:
+        """sharedOptions, then the mount's options, then encrypt options read from Secrets."""
+        options = {**(snap.dataset_spec.get("sharedOptions") or {}), **(mount.get("options") or {})}
+        encrypted = [*(snap.dataset_spec.get("sharedEncryptOptions") or []),
+                     *(mount.get("encryptOptions") or [])]
+        for item in encrypted:
+            ref = ((item.get("valueFrom") or {}).get("secretKeyRef")) or {}
+            if ref.get("name"):
+                options[str(item["name"])] = await self._secret_value(ref)
+        return {k: str(v) for k, v in options.items()}
+
+    async def _mount(self, snap: base.Snapshot, mount: Mapping[str, Any]) -> None:
+        path = base.mount_path_in_namespace(mount)
+        await self.ops.mount(
+            path, str(mount["mountPoint"]), options=await self._options(snap, mount),
+            read_only=bool(mount.get("readOnly")), shared=bool(mount.get("shared")),
+        )
+        self.log.info("ufs_mounted", path=path, scheme=str(mount["mountPoint"]).split("://")[0])
+
+    async def prepare_ufs(self, snap: base.Snapshot) -> None:
+        wanted = self._ops_mounts(snap.mounts)
+        if not wanted:
+            return
+        mounted = set(await self.ops.mounted_paths())
+        for mount in wanted:
+            if base.mount_path_in_namespace(mount) not in mounted:
+                await self._mount(snap, mount)
+
+    async def update_mounts(
+        self, snap: base.Snapshot, *, added: Sequence[base.Obj], removed: Sequence[base.Obj]
+    ) -> None:
+        mounted = set(await self.ops.mounted_paths())
+        for mount in self._ops_mounts(removed):
+            path = base.mount_path_in_namespace(mount)
+            if path in mounted:
+                await self.ops.unmount(path)
+                self.log.info("ufs_unmounted", path=path)
+        for mount in self._ops_mounts(added):
+            if base.mount_path_in_namespace(mount) not in mounted:
+                await self._mount(snap, mount)
+
+    async def ufs_usage(self, snap: base.Snapshot) -> base.UfsUsage | None:
+        await self.ops.load_metadata("/")
+        counted = await self.ops.count("/")
+        return base.UfsUsage(total_bytes=counted.total_bytes, file_count=counted.files)
+
+    async def cache_usage(self, snap: base.Snapshot) -> base.CacheUsage | None:
+        report = await self.ops.report_summary()
+        return base.CacheUsage(capacity_bytes=report.capacity_bytes, cached_bytes=report.used_bytes)
+
+    # -- shutdown ----------------------------------------------------------------------------
+
+    def _clean_policy(self, snap: base.Snapshot) -> tuple[int, int]:
+        policy = (snap.spec.get("management") or {}).get("cleanCachePolicy") or {}
+        retries = policy.get("maxRetryAttempts")
+        grace = policy.get("gracePeriodSeconds")
+        return (int(retries) if retries is not None else _DEFAULT_CLEAN_RETRIES,
+                int(grace) if grace is not None else _DEFAULT_CLEAN_GRACE)
+
+    async def clean_cache(self, snap: base.Snapshot) -> None:
+        """``alluxio fs free -f /`` while the master is up; gives up after maxRetryAttempts."""
+        retries, grace = self._clean_policy(snap)
+        if not self.master_ready() or self._clean_attempts >= retries:
+            return
+        self._clean_attempts += 1
+        try:
+            await self.ops.free("/", timeout_seconds=grace)
+        except base.CommandFailed as exc:
+            self.log.warning("cache_clean_failed", attempt=self._clean_attempts, error=str(exc))
+            if self._clean_attempts < retries:
+                raise

@@ -1,0 +1,533 @@
+"""The objects an AlluxioRuntime runs, rendered as raw dicts (no I/O, no Helm).
+
+Owns the Alluxio layout: ConfigMap ``<name>-config`` (``alluxio-site.properties``),
+the master Service ``<name>-master-0``, the master StatefulSet ``<name>-master``
+(containers ``alluxio-master`` and ``alluxio-job-master``), the worker StatefulSet
+``<name>-worker`` (``alluxio-worker`` and ``alluxio-job-worker``) and the FUSE DaemonSet
+``<name>-fuse``. Decides Alluxio properties (ports, root UFS, journal, tiered store,
+replication), turns tiered-store levels into worker volumes and ``local://``/``pvc://``
+mounts into volumes under ``/underFSStorage``.
+
+Labels, ownerReferences, placement and host ports come in through the ``RenderContext``
+built by ``fluid.engines.base``; this module only lays them out. Called by ``engine.py``
+and unit-tested directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from fluid.api import constants as c
+from fluid.api.alluxio import AlluxioCompTemplateSpec, AlluxioRuntimeSpec
+from fluid.api.quantity import parse_quantity
+from fluid.api.runtime_common import Level
+from fluid.engines import base
+
+__all__ = [
+    "DEFAULT_IMAGE",
+    "DEFAULT_PORTS",
+    "MASTER_CONTAINER",
+    "PORT_PROPERTIES",
+    "Tier",
+    "alluxio_size",
+    "host_network",
+    "port_names",
+    "properties",
+    "render",
+    "root_ufs",
+    "tiers",
+]
+
+Obj = dict[str, Any]
+
+DEFAULT_IMAGE = "alluxio/alluxio-dev"
+DEFAULT_TAG = "2.9.0"
+MASTER_CONTAINER = "alluxio-master"
+CONFIG_MOUNT = "/opt/alluxio/conf"
+
+PORT_PROPERTIES: dict[str, str] = {
+    "master-rpc": "alluxio.master.rpc.port",
+    "master-web": "alluxio.master.web.port",
+    "worker-rpc": "alluxio.worker.rpc.port",
+    "worker-web": "alluxio.worker.web.port",
+    "job-master-rpc": "alluxio.job.master.rpc.port",
+    "job-master-web": "alluxio.job.master.web.port",
+    "job-worker-rpc": "alluxio.job.worker.rpc.port",
+    "job-worker-data": "alluxio.job.worker.data.port",
+    "job-worker-web": "alluxio.job.worker.web.port",
+    "master-embedded": "alluxio.master.embedded.journal.port",
+    "job-master-embedded": "alluxio.job.master.embedded.journal.port",
+    "proxy-web": "alluxio.proxy.web.port",
+}
+"""Allocator port name -> the Alluxio property that sets it."""
+
+DEFAULT_PORTS: dict[str, int] = {
+    "master-rpc": 19998, "master-web": 19999, "worker-rpc": 29999, "worker-web": 30000,
+    "job-master-rpc": 20001, "job-master-web": 20002, "job-worker-rpc": 30001,
+    "job-worker-data": 30002, "job-worker-web": 30003, "master-embedded": 19200,
+    "job-master-embedded": 20003, "proxy-web": 39999,
+}
+"""Alluxio's own defaults, used in container-network mode."""
+
+_COMPONENT_PORTS: dict[str, tuple[str, ...]] = {
+    "master": ("master-rpc", "master-web", "job-master-rpc", "job-master-web"),
+    "worker": ("worker-rpc", "worker-web", "job-worker-rpc", "job-worker-data", "job-worker-web"),
+}
+_SPEC_PORT_KEYS = {
+    "master-rpc": ("master", "rpc"), "master-web": ("master", "web"),
+    "worker-rpc": ("worker", "rpc"), "worker-web": ("worker", "web"),
+    "job-master-rpc": ("jobMaster", "rpc"), "job-master-web": ("jobMaster", "web"),
+    "job-worker-rpc": ("jobWorker", "rpc"), "job-worker-data": ("jobWorker", "data"),
+    "job-worker-web": ("jobWorker", "web"), "master-embedded": ("master", "embedded"),
+    "job-master-embedded": ("jobMaster", "embedded"), "proxy-web": ("apiGateway", "rest"),
+}
+_MEDIUM_ORDER = {c.MediumType.MEM: 0, c.MediumType.SSD: 1, c.MediumType.HDD: 2}
+
+
+# -- network and ports --------------------------------------------------------------------
+
+
+def host_network(component: AlluxioCompTemplateSpec | None) -> bool:
+    """Host network unless the component asks for ContainerNetwork (upstream's default)."""
+    return component is None or component.network_mode != c.NetworkMode.CONTAINER_NETWORK
+
+
+def _master_replicas(spec: AlluxioRuntimeSpec) -> int:
+    return (spec.master.replicas if spec.master and spec.master.replicas else None) or 1
+
+
+def _fixed_port(spec: AlluxioRuntimeSpec, name: str) -> int | None:
+    """A port the user set in ``properties`` or ``<component>.ports``; never allocated."""
+    value = (spec.properties or {}).get(PORT_PROPERTIES[name])
+    if value and str(value).isdigit():
+        return int(value)
+    component, key = _SPEC_PORT_KEYS[name]
+    comp = _component(spec, component)
+    port = (comp.ports or {}).get(key) if comp else None
+    return port if port else None
+
+
+def _component(spec: AlluxioRuntimeSpec, name: str) -> AlluxioCompTemplateSpec | None:
+    return {
+        "master": spec.master, "worker": spec.worker, "jobMaster": spec.job_master,
+        "jobWorker": spec.job_worker, "apiGateway": spec.api_gateway,
+    }[name]
+
+
+def _wanted_ports(spec: AlluxioRuntimeSpec) -> list[str]:
+    names: list[str] = []
+    if host_network(spec.master):
+        names += _COMPONENT_PORTS["master"]
+        if _master_replicas(spec) > 1:
+            names += ["master-embedded", "job-master-embedded"]
+        if spec.api_gateway and spec.api_gateway.enabled:
+            names.append("proxy-web")
+    if host_network(spec.worker):
+        names += _COMPONENT_PORTS["worker"]
+    return names
+
+
+def port_names(spec: AlluxioRuntimeSpec) -> list[str]:
+    """Host ports to allocate: host-network components' ports the user did not fix."""
+    return [n for n in _wanted_ports(spec) if _fixed_port(spec, n) is None]
+
+
+def resolved_ports(spec: AlluxioRuntimeSpec, allocated: Mapping[str, int]) -> dict[str, int]:
+    """Every port by name: the user's, else allocated, else Alluxio's default."""
+    return {
+        name: _fixed_port(spec, name) or allocated.get(name) or default
+        for name, default in DEFAULT_PORTS.items()
+    }
+
+
+# -- tiered store -----------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Tier:
+    """One tiered-store level with its paths and per-path quota in bytes."""
+
+    alias: str
+    paths: tuple[str, ...]
+    quotas: tuple[int, ...]
+    volume_type: str
+    high: str | None
+    low: str | None
+    volume_source: Obj | None = None
+
+
+def _split_quota(level: Level, count: int) -> tuple[int, ...]:
+    if level.quota_list:
+        quotas = [int(parse_quantity(q)) for q in level.quota_list.split(",") if q.strip()]
+        return tuple(quotas[:count]) + (quotas[-1],) * max(count - len(quotas), 0)
+    total = int(parse_quantity(level.quota)) if level.quota is not None else 0
+    return (total // count,) * count
+
+
+def tiers(spec: AlluxioRuntimeSpec) -> list[Tier]:
+    """Levels in tier order (MEM, SSD, HDD), paths split, quota split equally over paths."""
+    levels = sorted((spec.tieredstore.levels if spec.tieredstore else None) or [],
+                    key=lambda lv: _MEDIUM_ORDER[lv.mediumtype])
+    result = []
+    for level in levels:
+        paths = tuple(p.strip() for p in (level.path or "/dev/shm").split(",") if p.strip())
+        result.append(Tier(
+            alias=level.mediumtype.value, paths=paths, quotas=_split_quota(level, len(paths)),
+            volume_type=(level.volume_type or c.VolumeType.HOST_PATH).value,
+            high=level.high, low=level.low, volume_source=level.volume_source,
+        ))
+    return result
+
+
+def alluxio_size(size: int) -> str:
+    """Bytes in Alluxio's units (binary, spelt KB/MB/GB/TB): ``2Gi`` -> ``2GB``."""
+    for unit, factor in (("TB", 2**40), ("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+        if size >= factor and size % factor == 0:
+            return f"{size // factor}{unit}"
+    if size >= 2**20:
+        return f"{Decimal(size) / 2**20:.0f}MB"
+    return f"{size}B"
+
+
+def _tier_properties(spec: AlluxioRuntimeSpec) -> dict[str, str]:
+    levels = tiers(spec)
+    props = {"alluxio.worker.tieredstore.levels": str(len(levels))}
+    for i, tier in enumerate(levels):
+        prefix = f"alluxio.worker.tieredstore.level{i}"
+        props[f"{prefix}.alias"] = tier.alias
+        props[f"{prefix}.dirs.path"] = ",".join(tier.paths)
+        props[f"{prefix}.dirs.quota"] = ",".join(alluxio_size(q) for q in tier.quotas)
+        props[f"{prefix}.dirs.mediumtype"] = ",".join(tier.alias for _ in tier.paths)
+        if tier.high:
+            props[f"{prefix}.watermark.high.ratio"] = tier.high
+        if tier.low:
+            props[f"{prefix}.watermark.low.ratio"] = tier.low
+    return props
+
+
+def tier_volumes(spec: AlluxioRuntimeSpec) -> tuple[list[Obj], list[Obj]]:
+    """Worker volumes and volumeMounts for every tier path (hostPath or emptyDir)."""
+    volumes: list[Obj] = []
+    mounts: list[Obj] = []
+    for i, tier in enumerate(tiers(spec)):
+        for j, (path, quota) in enumerate(zip(tier.paths, tier.quotas, strict=True)):
+            name = f"tier-{i}-{j}"
+            if tier.volume_type == c.VolumeType.EMPTY_DIR:
+                source = dict(tier.volume_source or {}).get("emptyDir") or {}
+                if not source:
+                    source = {"medium": "Memory"} if tier.alias == "MEM" else {}
+                    source["sizeLimit"] = str(quota)
+                volumes.append({"name": name, "emptyDir": source})
+            else:
+                volumes.append({"name": name,
+                                "hostPath": {"path": path, "type": "DirectoryOrCreate"}})
+            mounts.append({"name": name, "mountPath": path})
+    return volumes, mounts
+
+
+# -- properties ------------------------------------------------------------------------------
+
+
+def root_ufs(mounts: Sequence[Mapping[str, Any]]) -> tuple[str, Mapping[str, Any] | None]:
+    """Alluxio's root UFS: a lone non-native mount at ``/`` is the root; else /underFSStorage."""
+    if len(mounts) == 1:
+        only = mounts[0]
+        if not base.is_native(only) and base.mount_path_in_namespace(only) == "/":
+            return str(only["mountPoint"]), only
+    return base.UFS_ROOT, None
+
+
+def properties(
+    spec: AlluxioRuntimeSpec, *, ctx: base.RenderContext, mounts: Sequence[Mapping[str, Any]],
+    shared_options: Mapping[str, str],
+) -> dict[str, str]:
+    """``alluxio-site.properties``: Fluid's decisions, then the user's ``properties`` on top."""
+    name = ctx.key.name
+    ports = resolved_ports(spec, ctx.ports)
+    root, root_mount = root_ufs(mounts)
+    props: dict[str, str] = {
+        "alluxio.master.hostname": f"{name}-master-0",
+        "alluxio.master.mount.table.root.ufs": root,
+        "alluxio.master.journal.type": "EMBEDDED" if _master_replicas(spec) > 1 else "UFS",
+        "alluxio.master.journal.folder": "/journal",
+        "alluxio.security.stale.channel.purge.interval": "365d",
+        "alluxio.user.metrics.collection.enabled": "true",
+        "alluxio.fuse.cached.paths.max": "1000000",
+    }
+    if root_mount is not None:
+        options = {**shared_options, **(root_mount.get("options") or {})}
+        for key, value in sorted(options.items()):
+            props[f"alluxio.master.mount.table.root.option.{key}"] = str(value)
+        if root_mount.get("readOnly"):
+            props["alluxio.master.mount.table.root.readonly"] = "true"
+    for port_name, prop in PORT_PROPERTIES.items():
+        props[prop] = str(ports[port_name])
+    if spec.data and spec.data.replicas:
+        props["alluxio.user.file.replication.max"] = str(max(spec.data.replicas, 1))
+    props.update(_tier_properties(spec))
+    props.update({k: str(v) for k, v in (spec.properties or {}).items()})
+    return props
+
+
+def _properties_file(props: Mapping[str, str]) -> str:
+    return "".join(f"{k}={v}\n" for k, v in sorted(props.items()))
+
+
+# -- pods -------------------------------------------------------------------------------------
+
+
+def _image(spec: AlluxioRuntimeSpec) -> tuple[str, str]:
+    version = spec.alluxio_version
+    image = (version.image if version else None) or DEFAULT_IMAGE
+    tag = (version.image_tag if version else None) or DEFAULT_TAG
+    return f"{image}:{tag}", (version.image_pull_policy if version else None) or "IfNotPresent"
+
+
+def _fuse_image(spec: AlluxioRuntimeSpec) -> tuple[str, str]:
+    main, policy = _image(spec)
+    fuse = spec.fuse
+    if fuse and fuse.image:
+        return f"{fuse.image}:{fuse.image_tag or DEFAULT_TAG}", fuse.image_pull_policy or policy
+    return main, policy
+
+
+def _env(*maps: Mapping[str, str] | None) -> list[Obj]:
+    merged: dict[str, str] = {}
+    for m in maps:
+        merged.update(m or {})
+    return [{"name": k, "value": str(v)} for k, v in sorted(merged.items())]
+
+
+def _java_opts(component: AlluxioCompTemplateSpec | None, global_opts: Sequence[str]) -> str:
+    opts = list(global_opts) + list((component.jvm_options if component else None) or [])
+    opts += [f"-D{k}={v}" for k, v in sorted(((component.properties if component else None)
+                                              or {}).items())]
+    return " ".join(opts)
+
+
+def _container(
+    *, name: str, image: str, policy: str, args: list[str], ports: Mapping[str, int],
+    env: list[Obj], mounts: list[Obj], resources: Obj | None,
+) -> Obj:
+    container: Obj = {
+        "name": name, "image": image, "imagePullPolicy": policy, "args": args,
+        "ports": [{"name": n[-15:], "containerPort": p, "protocol": "TCP"}
+                  for n, p in ports.items()],
+        "env": env,
+        "volumeMounts": mounts,
+    }
+    if resources:
+        container["resources"] = resources
+    return container
+
+
+def _pod_spec(
+    *, host: bool, containers: list[Obj], volumes: list[Obj], ctx: base.RenderContext,
+    node_selector: Mapping[str, str] | None, pull_secrets: Sequence[Any] | None,
+) -> Obj:
+    pod: Obj = {
+        "hostNetwork": host,
+        "dnsPolicy": "ClusterFirstWithHostNet" if host else "ClusterFirst",
+        "containers": containers,
+        "volumes": volumes,
+        "tolerations": ctx.tolerations,
+        "enableServiceLinks": False,
+    }
+    if node_selector:
+        pod["nodeSelector"] = dict(node_selector)
+    if pull_secrets:
+        pod["imagePullSecrets"] = [{"name": s.name} for s in pull_secrets if s.name]
+    return pod
+
+
+def _pod_metadata(
+    ctx: base.RenderContext, component: str, extra: Any,
+) -> Obj:
+    labels = ctx.pod_labels(component)
+    annotations: dict[str, str] = {}
+    for meta in extra:
+        if meta is not None:
+            labels = {**(meta.labels or {}), **labels}
+            annotations.update(meta.annotations or {})
+    result: Obj = {"labels": labels}
+    if annotations:
+        result["annotations"] = annotations
+    return result
+
+
+def _config_volume(name: str) -> tuple[Obj, Obj]:
+    return ({"name": "alluxio-conf", "configMap": {"name": f"{name}-config"}},
+            {"name": "alluxio-conf", "mountPath": CONFIG_MOUNT})
+
+
+def _statefulset(
+    *, name: str, ctx: base.RenderContext, component: str, replicas: int, pod_meta: Obj,
+    pod_spec: Obj,
+) -> Obj:
+    return {
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": name, "namespace": ctx.key.namespace},
+        "spec": {
+            "replicas": replicas,
+            "serviceName": name,
+            "podManagementPolicy": "Parallel",
+            "selector": {"matchLabels": ctx.selector(component)},
+            "template": {"metadata": pod_meta, "spec": pod_spec},
+        },
+    }
+
+
+def _master(spec: AlluxioRuntimeSpec, ctx: base.RenderContext) -> Obj:
+    name = ctx.key.name
+    image, policy = _image(spec)
+    ports = resolved_ports(spec, ctx.ports)
+    conf_volume, conf_mount = _config_volume(name)
+    mounts = [conf_mount, *(u.volume_mount for u in ctx.ufs)]
+    env_common = {"ALLUXIO_MASTER_HOSTNAME": f"{name}-master-0"}
+    master = _container(
+        name=MASTER_CONTAINER, image=image, policy=policy, args=["master-only", "--no-format"],
+        ports={k: ports[k] for k in ("master-rpc", "master-web")},
+        env=_env(env_common, (spec.master.env if spec.master else None),
+                 {"ALLUXIO_MASTER_JAVA_OPTS": _java_opts(spec.master, spec.jvm_options or [])}),
+        mounts=mounts, resources=spec.master.resources if spec.master else None,
+    )
+    job_master = _container(
+        name="alluxio-job-master", image=image, policy=policy, args=["job-master"],
+        ports={k: ports[k] for k in ("job-master-rpc", "job-master-web")},
+        env=_env(env_common, (spec.job_master.env if spec.job_master else None),
+                 {"ALLUXIO_JOB_MASTER_JAVA_OPTS": _java_opts(spec.job_master, spec.jvm_options or [])}),
+        mounts=mounts, resources=spec.job_master.resources if spec.job_master else None,
+    )
+    pod = _pod_spec(
+        host=host_network(spec.master), containers=[master, job_master],
+        volumes=[conf_volume, *(u.volume for u in ctx.ufs), *(spec.volumes or [])], ctx=ctx,
+        node_selector=spec.master.node_selector if spec.master else None,
+        pull_secrets=spec.image_pull_secrets,
+    )
+    meta = _pod_metadata(ctx, "master", [spec.pod_metadata,
+                                         spec.master.pod_metadata if spec.master else None])
+    return _statefulset(name=f"{name}-master", ctx=ctx, component="master",
+                        replicas=_master_replicas(spec), pod_meta=meta, pod_spec=pod)
+
+
+def _master_service(spec: AlluxioRuntimeSpec, ctx: base.RenderContext) -> Obj:
+    ports = resolved_ports(spec, ctx.ports)
+    names = ("master-rpc", "master-web", "job-master-rpc", "job-master-web")
+    return {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": f"{ctx.key.name}-master-0", "namespace": ctx.key.namespace},
+        "spec": {
+            "clusterIP": "None",
+            "selector": {**ctx.selector("master"),
+                         "statefulset.kubernetes.io/pod-name": f"{ctx.key.name}-master-0"},
+            "ports": [{"name": n, "port": ports[n], "targetPort": ports[n]} for n in names],
+        },
+    }
+
+
+def _worker(spec: AlluxioRuntimeSpec, ctx: base.RenderContext) -> Obj:
+    name = ctx.key.name
+    image, policy = _image(spec)
+    ports = resolved_ports(spec, ctx.ports)
+    conf_volume, conf_mount = _config_volume(name)
+    tier_vols, tier_mounts = tier_volumes(spec)
+    mounts = [conf_mount, *tier_mounts, *(u.volume_mount for u in ctx.ufs)]
+    env_common = {"ALLUXIO_MASTER_HOSTNAME": f"{name}-master-0"}
+    worker = _container(
+        name="alluxio-worker", image=image, policy=policy, args=["worker-only", "--no-format"],
+        ports={k: ports[k] for k in ("worker-rpc", "worker-web")},
+        env=_env(env_common, (spec.worker.env if spec.worker else None),
+                 {"ALLUXIO_WORKER_JAVA_OPTS": _java_opts(spec.worker, spec.jvm_options or [])}),
+        mounts=mounts, resources=spec.worker.resources if spec.worker else None,
+    )
+    job_worker = _container(
+        name="alluxio-job-worker", image=image, policy=policy, args=["job-worker"],
+        ports={k: ports[k] for k in ("job-worker-rpc", "job-worker-data", "job-worker-web")},
+        env=_env(env_common, (spec.job_worker.env if spec.job_worker else None),
+                 {"ALLUXIO_JOB_WORKER_JAVA_OPTS": _java_opts(spec.job_worker, spec.jvm_options or [])}),
+        mounts=mounts, resources=spec.job_worker.resources if spec.job_worker else None,
+    )
+    pod = _pod_spec(
+        host=host_network(spec.worker), containers=[worker, job_worker],
+        volumes=[conf_volume, *tier_vols, *(u.volume for u in ctx.ufs), *(spec.volumes or [])],
+        ctx=ctx, node_selector=spec.worker.node_selector if spec.worker else None,
+        pull_secrets=spec.image_pull_secrets,
+    )
+    pod["affinity"] = ctx.worker_affinity
+    meta = _pod_metadata(ctx, "worker", [spec.pod_metadata,
+                                         spec.worker.pod_metadata if spec.worker else None])
+    return _statefulset(name=f"{name}-worker", ctx=ctx, component="worker",
+                        replicas=ctx.replicas, pod_meta=meta, pod_spec=pod)
+
+
+def _fuse(spec: AlluxioRuntimeSpec, ctx: base.RenderContext, fluid_path: str) -> Obj:
+    name = ctx.key.name
+    image, policy = _fuse_image(spec)
+    fuse = spec.fuse
+    conf_volume, conf_mount = _config_volume(name)
+    args = list((fuse.args if fuse else None) or [
+        "fuse", "--fuse-opts=kernel_cache,ro,max_read=131072,attr_timeout=7200,"
+        "entry_timeout=7200,nonempty,allow_other"])
+    container = _container(
+        name="alluxio-fuse", image=image, policy=policy, args=[*args, fluid_path, "/"],
+        ports={}, env=_env({"ALLUXIO_MASTER_HOSTNAME": f"{name}-master-0"},
+                           fuse.env if fuse else None,
+                           {"ALLUXIO_FUSE_JAVA_OPTS": " ".join(
+                               [*(spec.jvm_options or []), *((fuse.jvm_options if fuse else None) or []),
+                                *(f"-D{k}={v}" for k, v in sorted(((fuse.properties if fuse else None)
+                                                                   or {}).items()))])}),
+        mounts=[conf_mount, {"name": "fuse-device", "mountPath": "/dev/fuse"},
+                {"name": "fuse-mount", "mountPath": ctx.fuse_mount_path,
+                 "mountPropagation": "Bidirectional"}],
+        resources=fuse.resources if fuse else None,
+    )
+    container["securityContext"] = {"privileged": True, "capabilities": {"add": ["SYS_ADMIN"]}}
+    container["lifecycle"] = {"preStop": {"exec": {"command": [
+        "/opt/alluxio/integration/fuse/bin/alluxio-fuse", "unmount", fluid_path]}}}
+    host = fuse is None or fuse.network_mode != c.NetworkMode.CONTAINER_NETWORK
+    pod = _pod_spec(
+        host=host, containers=[container],
+        volumes=[conf_volume,
+                 {"name": "fuse-device", "hostPath": {"path": "/dev/fuse", "type": "CharDevice"}},
+                 {"name": "fuse-mount", "hostPath": {"path": ctx.fuse_mount_path,
+                                                     "type": "DirectoryOrCreate"}}],
+        ctx=ctx, node_selector=ctx.fuse_node_selector,
+        pull_secrets=(fuse.image_pull_secrets if fuse else None) or spec.image_pull_secrets,
+    )
+    meta = _pod_metadata(ctx, "fuse", [spec.pod_metadata, fuse.pod_metadata if fuse else None])
+    return {
+        "apiVersion": "apps/v1", "kind": "DaemonSet",
+        "metadata": {"name": f"{name}-fuse", "namespace": ctx.key.namespace},
+        "spec": {
+            "selector": {"matchLabels": ctx.selector("fuse")},
+            "updateStrategy": {"type": "OnDelete"},
+            "template": {"metadata": meta, "spec": pod},
+        },
+    }
+
+
+def _config(props: Mapping[str, str], ctx: base.RenderContext) -> Obj:
+    return {
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": f"{ctx.key.name}-config", "namespace": ctx.key.namespace},
+        "data": {"alluxio-site.properties": _properties_file(props)},
+    }
+
+
+def render(
+    spec: AlluxioRuntimeSpec, *, ctx: base.RenderContext, mounts: Sequence[Mapping[str, Any]],
+    shared_options: Mapping[str, str], fluid_path: str,
+) -> list[Obj]:
+    """ConfigMap, master Service and StatefulSet, worker StatefulSet, FUSE DaemonSet."""
+    props = properties(spec, ctx=ctx, mounts=mounts, shared_options=shared_options)
+    return [
+        _config(props, ctx),
+        _master_service(spec, ctx),
+        _master(spec, ctx),
+        _worker(spec, ctx),
+        _fuse(spec, ctx, fluid_path),
+    ]
