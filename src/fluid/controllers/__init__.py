@@ -13,6 +13,7 @@ from typing import Protocol
 
 import attrs
 
+from fluid.engines.base import EngineSettings
 from fluid.kube import KubeClient
 from fluid.reconcile.manager import Manager
 
@@ -24,6 +25,8 @@ CONTROLLERS: dict[str, str] = {
     "datamigrate": "fluid.controllers.dataops.migrate",
     "dataprocess": "fluid.controllers.dataops.process",
     "reference": "fluid.controllers.reference",
+    "dataset": "fluid.controllers.dataset",
+    "runtime": "fluid.controllers.runtime",
 }
 """Controller name -> module path; filled in as controller modules land."""
 
@@ -34,6 +37,8 @@ class ControllerContext:
 
     client: KubeClient
     namespace: str = "fluid-system"
+    engines: EngineSettings = attrs.field(factory=EngineSettings)
+    """How the runtime controller builds engines (factories, port allocator, pod exec)."""
 
 
 class _Setup(Protocol):
