@@ -1,0 +1,89 @@
+"""The contract between the mutation chain and its plugins.
+
+Owns the types a plugin sees (``PodContext``), returns (``Decision``) or raises
+(``Denied``), and the ``Plugin`` protocol. A plugin module exposes ``NAME`` and
+``build(args) -> Plugin``; plugins never import each other, only this module and the
+shared helpers (``fluid.webhook.affinity``, ``jsonpatch``, ``labels``, ``datasets``).
+
+Plugins are synchronous on purpose: they read informer caches and the pod, never the
+network, so one admission is a few microseconds of dict work per plugin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import attrs
+
+from fluid.webhook.datasets import Caches, DatasetUse
+from fluid.webhook.jsonpatch import PatchEditor
+
+__all__ = ["MUTATED", "SKIPPED", "Decision", "Denied", "Plugin", "PluginFactory", "PodContext"]
+
+MUTATED = "mutated"
+SKIPPED = "skipped"
+
+
+class Denied(Exception):
+    """The pod must be refused; the message tells the user what to fix."""
+
+
+@attrs.frozen
+class Decision:
+    """What a plugin did: ``outcome`` is counted per plugin, ``detail`` is logged.
+
+    ``stop`` ends the chain (as upstream's ``shouldStop``).
+    """
+
+    outcome: str
+    detail: str = ""
+    stop: bool = False
+
+    @classmethod
+    def mutated(cls, detail: str = "", *, stop: bool = False) -> Decision:
+        return cls(MUTATED, detail, stop)
+
+    @classmethod
+    def skipped(cls, detail: str = "", *, stop: bool = False) -> Decision:
+        return cls(SKIPPED, detail, stop)
+
+
+@attrs.define
+class PodContext:
+    """One admission as the plugins see it; ``editor.document`` is the pod being edited."""
+
+    namespace: str
+    datasets: tuple[DatasetUse, ...]
+    editor: PatchEditor
+    caches: Caches
+    warnings: list[str] = attrs.field(factory=list)
+
+    @property
+    def pod(self) -> dict[str, Any]:
+        return self.editor.document
+
+    @property
+    def labels(self) -> Mapping[str, str]:
+        return (self.pod.get("metadata") or {}).get("labels") or {}
+
+    @property
+    def annotations(self) -> Mapping[str, str]:
+        return (self.pod.get("metadata") or {}).get("annotations") or {}
+
+    @property
+    def dataset_volumes(self) -> frozenset[str]:
+        return frozenset(v for use in self.datasets for v in use.volumes)
+
+
+class Plugin(Protocol):
+    """One step of the chain."""
+
+    @property
+    def name(self) -> str: ...
+
+    def mutate(self, ctx: PodContext) -> Decision: ...
+
+
+class PluginFactory(Protocol):
+    def __call__(self, args: Mapping[str, Any]) -> Plugin: ...
