@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol
 
+import aiohttp
 import attrs
 import orjson
 import structlog
@@ -68,6 +69,7 @@ __all__ = [
     "EngineDeps",
     "EngineFactory",
     "EngineSettings",
+    "ExecCall",
     "ExecResult",
     "InformerView",
     "MemoryView",
@@ -75,6 +77,7 @@ __all__ = [
     "PodExecutor",
     "RecordingExecutor",
     "RenderContext",
+    "Responder",
     "RuntimeKey",
     "Snapshot",
     "UfsMount",
@@ -274,24 +277,30 @@ class ApiPodExecutor:
         params: list[tuple[str, str]] = [("container", container), ("stdout", "true"),
                                          ("stderr", "true")]
         params += [("command", word) for word in command]
-        session, headers = await _websocket_session(self._client)
         url = self._client.host + resources.PODS.path(namespace, pod, "exec")
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._stream(url, params)
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise CommandFailed(command, None, f"exec in {namespace}/{pod}: {exc!r}") from exc
+
+    async def _stream(self, url: str, params: list[tuple[str, str]]) -> ExecResult:
+        session, headers = await _websocket_session(self._client)
         stdout, stderr, status = bytearray(), bytearray(), b""
-        async with asyncio.timeout(timeout):
-            async with session.ws_connect(
-                url, params=params, headers=headers, protocols=(_EXEC_PROTOCOL,),
-            ) as ws:
-                async for msg in ws:
-                    data = msg.data if isinstance(msg.data, bytes) else b""
-                    if not data:
-                        continue
-                    channel, payload = data[0], data[1:]
-                    if channel == _STDOUT:
-                        stdout += payload
-                    elif channel == _STDERR:
-                        stderr += payload
-                    elif channel == _ERROR:
-                        status += payload
+        async with session.ws_connect(
+            url, params=params, headers=headers, protocols=(_EXEC_PROTOCOL,),
+        ) as ws:
+            async for msg in ws:
+                data = msg.data if isinstance(msg.data, bytes) else b""
+                if not data:
+                    continue
+                channel, payload = data[0], data[1:]
+                if channel == _STDOUT:
+                    stdout += payload
+                elif channel == _STDERR:
+                    stderr += payload
+                elif channel == _ERROR:
+                    status += payload
         return ExecResult(stdout.decode(errors="replace"), stderr.decode(errors="replace"),
                           _exit_code(status))
 

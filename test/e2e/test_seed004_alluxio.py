@@ -1,0 +1,264 @@
+"""Seed 004 end to end: a ``pvc://`` Dataset cached by an AlluxioRuntime with a MEM tier.
+
+Real API server, scheduler, controller-manager and kwok nodes; Fluid's dataset and runtime
+controllers run in-process in a Manager. The seed's YAML (test/data/seeds/004-*.yaml) is
+applied as written, in the test's namespace. The only fake is the boundary into Alluxio
+processes (kwok runs no containers): a ``RecordingExecutor`` answered by
+``FakeAlluxioMaster`` as the seed's cluster would answer (3.31 GiB in one file, 20 GiB of
+MEM cache, nothing cached yet); the test asserts the exact commands issued.
+
+The flow: StatefulSets and DaemonSet created → pods scheduled on kwok nodes and Ready →
+Dataset Bound with the seed's ``kubectl get`` columns → PVC Bound → scale the runtime to
+3 workers and back to 1 through the scale subresource, node labels following the workers
+→ delete Dataset and runtime → no workload, PV, PVC, port or node label left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from fluid.api import constants as c
+from fluid.api import install, kinds
+from fluid.controllers import ControllerContext, setup_all
+from fluid.engines.alluxio.engine import AlluxioEngine
+from fluid.engines.alluxio.fake import FakeAlluxioMaster
+from fluid.engines.base import EngineConfig, EngineSettings, RecordingExecutor
+from fluid.kube import KubeClient, resources
+from fluid.reconcile import Manager, ManagerConfig
+from fluid.scheduling.ports import PortAllocator, PortRange, load_from_cluster, owner_key
+from fluid.testing.wait import eventually
+
+pytestmark = [pytest.mark.cluster, pytest.mark.workloads]
+
+Obj = dict[str, Any]
+SEEDS = Path(__file__).resolve().parents[1] / "data" / "seeds"
+NAME = "pv-demo-dataset"
+GiB = 2**30
+INSTANCE = {"app.kubernetes.io/name": "alluxio", "app.kubernetes.io/instance": NAME}
+
+
+def seed_objects(filename: str, namespace: str) -> list[Obj]:
+    objects = [o for o in yaml.safe_load_all((SEEDS / filename).read_text()) if o]
+    for obj in objects:
+        obj["metadata"]["namespace"] = namespace
+    return objects
+
+
+def row(table: Obj, name: str) -> dict[str, Any]:
+    """The cells of ``name``'s row keyed by column name, as ``kubectl get -o wide`` prints."""
+    columns = [col["name"] for col in table["columnDefinitions"]]
+    for entry in table["rows"]:
+        if entry["object"]["metadata"]["name"] == name:
+            return dict(zip(columns, entry["cells"], strict=True))
+    raise AssertionError(f"{name} not in table")
+
+
+def selector(labels: dict[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in labels.items())
+
+
+@pytest.fixture(scope="module")
+async def crds(kube: KubeClient) -> list[str]:
+    return await install.install_crds(kube)
+
+
+@pytest.fixture
+async def controllers(
+    kube: KubeClient, crds: list[str], workloads: list[str]
+) -> AsyncIterator[tuple[RecordingExecutor, PortAllocator]]:
+    master = FakeAlluxioMaster(ufs_bytes=int(3.31 * GiB), files=1, capacity_bytes=20 * GiB)
+    executor = master.executor()
+    ports = PortAllocator(PortRange(20000, 26000), loader=load_from_cluster(kube))
+    settings = EngineSettings(
+        factories={kinds.ALLUXIO_RUNTIME.kind: AlluxioEngine}, ports=ports, executor=executor,
+        config=EngineConfig(sync_retry_seconds=0.0), resync_seconds=1.0, setup_retry_seconds=1.0,
+    )
+    manager = Manager(kube, ManagerConfig(health_port=None))
+    setup_all(manager, ControllerContext(client=kube, engines=settings), ["dataset", "runtime"])
+    task = asyncio.create_task(manager.run())
+    await eventually(lambda: manager.ready or task.done(), timeout=30, what="caches synced")
+    yield executor, ports
+    manager.stop()
+    await asyncio.wait_for(task, 30)
+
+
+async def bind_source_pvc(kube: KubeClient, namespace: str) -> None:
+    """A hostPath PV for the seed's ``fluid-pvc`` (its cephfs class has no provisioner here)."""
+    await kube.create({
+        "apiVersion": "v1", "kind": "PersistentVolume",
+        "metadata": {"name": f"{namespace}-fluid-pvc-src"},
+        "spec": {"capacity": {"storage": "20G"}, "accessModes": ["ReadWriteOnce"],
+                 "storageClassName": "cephfs", "hostPath": {"path": "/tmp/fluid-pvc"},
+                 "claimRef": {"namespace": namespace, "name": "fluid-pvc"}},
+    })
+    for obj in seed_objects("004-pvc-fluid-pvc.yaml", namespace):
+        await kube.create(obj)
+
+    async def bound() -> bool:
+        pvc = await kube.get(resources.PERSISTENT_VOLUME_CLAIMS, "fluid-pvc", namespace)
+        return (pvc.get("status") or {}).get("phase") == "Bound"
+
+    await eventually(bound, timeout=30, what="fluid-pvc Bound")
+
+
+async def worker_nodes(kube: KubeClient, namespace: str) -> set[str]:
+    pods, _ = await kube.list_all(resources.PODS, namespace, label_selector=selector(
+        {**INSTANCE, "app.kubernetes.io/component": "worker"}))
+    return {p["spec"].get("nodeName", "") for p in pods
+            if any(x["type"] == "Ready" and x["status"] == "True"
+                   for x in (p.get("status") or {}).get("conditions") or [])}
+
+
+async def labelled_nodes(kube: KubeClient, namespace: str) -> dict[str, dict[str, str]]:
+    """Per node, every label that names this dataset, plus fluid_exclusive and the counter."""
+    nodes, _ = await kube.list_all(resources.NODES)
+    token = f"{namespace}-{NAME}"
+    result = {}
+    for node in nodes:
+        labels = node["metadata"].get("labels") or {}
+        mine = {k: v for k, v in labels.items() if token in k}
+        if labels.get(c.LABEL_EXCLUSIVE) == f"{namespace}_{NAME}":
+            mine[c.LABEL_EXCLUSIVE] = labels[c.LABEL_EXCLUSIVE]
+        if mine:
+            mine[c.LABEL_DATASET_NUM] = labels.get(c.LABEL_DATASET_NUM, "")
+            result[node["metadata"]["name"]] = mine
+    return result
+
+
+def expected_labels(namespace: str) -> dict[str, str]:
+    """Seed 000's label set for a MEM-only runtime of 20Gi."""
+    ns_name = f"{namespace}-{NAME}"
+    return {
+        c.LABEL_DATASET_NUM: "1",
+        f"fluid.io/s-alluxio-{ns_name}": "true",
+        f"fluid.io/s-{ns_name}": "true",
+        f"fluid.io/s-h-alluxio-m-{ns_name}": "20GiB",
+        f"fluid.io/s-h-alluxio-t-{ns_name}": "20GiB",
+        c.LABEL_EXCLUSIVE: f"{namespace}_{NAME}",
+    }
+
+
+async def scale(kube: KubeClient, namespace: str, replicas: int) -> Obj:
+    """``kubectl scale alluxioruntime --replicas=N``: a patch of the scale subresource."""
+    return await kube.merge_patch(kinds.ALLUXIO_RUNTIME.resource, NAME, namespace,
+                           {"spec": {"replicas": replicas}}, subresource="scale")
+
+
+async def test_seed004_pvc_dataset_with_alluxio_mem_tier(
+    kube: KubeClient, namespace: str, controllers: tuple[RecordingExecutor, PortAllocator]
+) -> None:
+    executor, ports = controllers
+    await bind_source_pvc(kube, namespace)
+    for obj in seed_objects("004-dataset-alluxioruntime-pv-demo.yaml", namespace):
+        await kube.create(obj)
+
+    # Workloads created, scheduled on kwok nodes and Ready.
+    for res, name in ((resources.STATEFULSETS, f"{NAME}-master"),
+                      (resources.STATEFULSETS, f"{NAME}-worker"),
+                      (resources.DAEMONSETS, f"{NAME}-fuse")):
+        await eventually(lambda res=res, name=name: kube.get_or_none(res, name, namespace),
+                         timeout=30, what=f"{res.kind} {name}")
+
+    async def pods_ready() -> bool:
+        pods, _ = await kube.list_all(resources.PODS, namespace, label_selector=selector(INSTANCE))
+        names = {p["metadata"]["name"] for p in pods if p["spec"].get("nodeName", "").startswith("kwok")
+                 and any(x["type"] == "Ready" and x["status"] == "True"
+                         for x in (p.get("status") or {}).get("conditions") or [])}
+        return names == {f"{NAME}-master-0", f"{NAME}-worker-0"}
+
+    await eventually(pods_ready, timeout=60, what="master-0 and worker-0 Ready on kwok nodes")
+
+    # Dataset Bound; `kubectl get dataset` and `kubectl get alluxioruntime` as the seed shows.
+    async def dataset_columns() -> bool:
+        cells = row(await kube.table(kinds.DATASET.resource, namespace), NAME)
+        return cells["Phase"] == "Bound" and cells["Ufs Total Size"] == "3.31GiB" \
+            and cells["Cache Capacity"] == "20.00GiB"
+
+    await eventually(dataset_columns, timeout=60, what="dataset Bound with its columns filled")
+    cells = row(await kube.table(kinds.DATASET.resource, namespace), NAME)
+    assert (cells["Ufs Total Size"], cells["Cached"], cells["Cache Capacity"],
+            cells["Cached Percentage"], cells["Phase"]) == (
+        "3.31GiB", "0.00B", "20.00GiB", "0.0%", "Bound")
+    assert cells["TOTAL FILES"] == "1"
+    runtime_cells = row(await kube.table(kinds.ALLUXIO_RUNTIME.resource, namespace), NAME)
+    assert (runtime_cells["Master Phase"], runtime_cells["Worker Phase"],
+            runtime_cells["Fuse Phase"]) == ("Ready", "Ready", "Ready")
+    assert (runtime_cells["Ready Workers"], runtime_cells["Desired Workers"]) == (1, 1)
+
+    # PV and PVC, bound to each other, as seed 000 describes them.
+    async def pvc_bound() -> bool:
+        pvc = await kube.get_or_none(resources.PERSISTENT_VOLUME_CLAIMS, NAME, namespace)
+        return ((pvc or {}).get("status") or {}).get("phase") == "Bound"
+
+    await eventually(pvc_bound, timeout=30, what="PVC pv-demo-dataset Bound")
+    pv = await kube.get(resources.PERSISTENT_VOLUMES, f"{namespace}-{NAME}")
+    assert pv["spec"]["csi"]["driver"] == "fuse.csi.fluid.io"
+    assert pv["spec"]["csi"]["volumeHandle"] == f"{namespace}-{NAME}"
+    attributes = pv["spec"]["csi"]["volumeAttributes"]
+    assert attributes["fluid_path"] == f"/runtime-mnt/alluxio/{namespace}/{NAME}/alluxio-fuse"
+    assert attributes["mount_type"] == "fuse.alluxio-fuse"
+    assert (attributes["runtime_name"], attributes["runtime_namespace"]) == (NAME, namespace)
+    assert pv["spec"]["accessModes"] == ["ReadOnlyMany"]
+    assert pv["metadata"]["annotations"]["CreatedBy"] == "fluid"
+    assert pv["metadata"]["labels"][f"fluid.io/s-{namespace}-{NAME}"] == "true"
+    assert pv["spec"]["claimRef"]["name"] == NAME
+
+    # Node labels on the worker's node, exactly seed 000's set.
+    async def labels_on(count: int) -> bool:
+        labelled = await labelled_nodes(kube, namespace)
+        workers = await worker_nodes(kube, namespace)
+        return len(labelled) == count and set(labelled) == workers
+
+    await eventually(lambda: labels_on(1), timeout=30, what="worker node labelled")
+    labelled = await labelled_nodes(kube, namespace)
+    assert list(labelled.values()) == [expected_labels(namespace)]
+
+    # A pvc:// mount is a pod volume: never `alluxio fs mount`.
+    commands = set(executor.commands(namespace))
+    assert commands == {
+        ("alluxio", "fs", "loadMetadata", "-R", "/"),
+        ("alluxio", "fs", "count", "/"),
+        ("alluxio", "fsadmin", "report", "summary"),
+    }
+    assert {c.pod for c in executor.calls if c.namespace == namespace} == {f"{NAME}-master-0"}
+    assert ports.held_by(owner_key("AlluxioRuntime", namespace, NAME))
+
+    # Scale out to 3 workers (on 3 distinct nodes), then back to 1.
+    await scale(kube, namespace, 3)
+    await eventually(lambda: labels_on(3), timeout=60, what="3 workers Ready and labelled")
+    assert all(v == expected_labels(namespace) for v in (await labelled_nodes(kube, namespace)).values())
+    scaled = await kube.get(kinds.ALLUXIO_RUNTIME.resource, NAME, namespace)
+    assert any(x["type"] == "WorkersScaledOut" for x in scaled["status"]["conditions"])
+    scale_view = await scale(kube, namespace, 3)  # unchanged: reads the Scale back
+    assert scale_view["status"]["replicas"] == 3
+    assert scale_view["status"]["selector"] == (
+        f"app.kubernetes.io/component=worker,app.kubernetes.io/instance={NAME},"
+        "app.kubernetes.io/name=alluxio")
+    await scale(kube, namespace, 1)
+    await eventually(lambda: labels_on(1), timeout=60, what="back to 1 worker, 1 labelled node")
+
+    # Delete Dataset and runtime: nothing is left behind.
+    await kube.delete(kinds.DATASET.resource, NAME, namespace)
+    await kube.delete(kinds.ALLUXIO_RUNTIME.resource, NAME, namespace)
+
+    async def all_gone() -> bool:
+        left = [
+            await kube.get_or_none(kinds.DATASET.resource, NAME, namespace),
+            await kube.get_or_none(kinds.ALLUXIO_RUNTIME.resource, NAME, namespace),
+            await kube.get_or_none(resources.PERSISTENT_VOLUMES, f"{namespace}-{NAME}"),
+            await kube.get_or_none(resources.PERSISTENT_VOLUME_CLAIMS, NAME, namespace),
+        ]
+        for res in (resources.STATEFULSETS, resources.DAEMONSETS, resources.CONFIGMAPS,
+                    resources.SERVICES, resources.PODS):
+            items, _ = await kube.list_all(res, namespace, label_selector=selector(INSTANCE))
+            left += items
+        return not any(left) and not await labelled_nodes(kube, namespace)
+
+    await eventually(all_gone, timeout=90, what="no workload, PV, PVC or node label left")
+    assert ports.held_by(owner_key("AlluxioRuntime", namespace, NAME)) == {}
