@@ -234,6 +234,9 @@ class ThinEngine(CacheEngine):
         done = await super().shutdown(snap)
         secret = manifests.publish_secret_copy_name(self.key.name)
         await self.deps.client.delete(resources.SECRETS, secret, self.key.namespace)
+        # upstream's deprecated runtime-set ConfigMap, left by clusters upstream Fluid ran
+        await self.deps.client.delete(resources.CONFIGMAPS, f"{self.key.name}-runtimeset",
+                                      self.key.namespace)
         return done
 
     async def update_mounts(self, snap: Snapshot, *, added: Sequence[Obj],
