@@ -130,6 +130,13 @@ def mutating_handler(*, profile: ProfileSource, caches: datasets.Caches) -> admi
             log.info("pod_admission_denied", namespace=request.namespace, pod=pod_name,
                      datasets=[u.name for u in uses], reason=str(exc))
             return admission.denied(request.uid, str(exc), code=403, reason="Forbidden")
+        except Exception as exc:  # a plugin bug: fail open unless the pod cannot run without us
+            log.exception("pod_admission_failed", namespace=request.namespace, pod=pod_name)
+            if serverless:
+                return admission.denied(request.uid, f"FUSE sidecar injection failed: {exc}; "
+                                        "retry shortly", code=500, reason="InternalError")
+            return admission.allowed(request.uid, warnings=[
+                f"Fluid did not add cache affinity to this pod (internal error: {exc})"])
         response = admission.patched(request.uid, ctx.editor.ops)
         if ctx.warnings:
             response["response"]["warnings"] = ctx.warnings

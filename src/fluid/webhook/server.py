@@ -2,8 +2,9 @@
 
 Owns HTTP concerns only: reading the body, answering 400 for a malformed review, turning
 a handler crash into a denial (never a dropped connection), TLS, and ``/healthz``.
-Decisions come from the ``ReviewHandler``s in ``fluid.webhook.admission``. A later issue
-adds the self-managed CA, certificate rotation and pod mutation on top of this. Started
+Decisions come from the ``ReviewHandler``s in ``fluid.webhook.admission`` and
+``fluid.webhook.mutation``; the self-managed CA and its rotation are ``fluid.webhook.certs``,
+wired with this server by ``fluid.webhook.setup``. Started
 by the controller manager (every replica serves the webhook) and by tests.
 """
 
@@ -21,7 +22,9 @@ from aiohttp import web
 
 from fluid.webhook import admission, validation
 
-__all__ = ["VALIDATE_PATH", "RunningServer", "build_app", "serve", "validating_routes"]
+__all__ = [
+    "VALIDATE_PATH", "RunningServer", "build_app", "serve", "tls_context", "validating_routes",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -89,7 +92,9 @@ class RunningServer:
         await self.runner.cleanup()
 
 
-def _tls(cert_file: str | Path, key_file: str | Path) -> ssl.SSLContext:
+def tls_context(cert_file: str | Path, key_file: str | Path) -> ssl.SSLContext:
+    """A server TLS context; calling ``load_cert_chain`` on it again swaps the certificate
+    for new connections (how ``fluid.webhook.setup`` reloads a rotated certificate)."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(str(cert_file), str(key_file))
@@ -101,16 +106,24 @@ async def serve(
     *,
     host: str,
     port: int,
-    cert_file: str | Path,
-    key_file: str | Path,
+    cert_file: str | Path | None = None,
+    key_file: str | Path | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> RunningServer:
-    """Serve ``app`` over TLS; ``port=0`` picks a free port (see ``RunningServer.port``)."""
+    """Serve ``app`` over TLS; ``port=0`` picks a free port (see ``RunningServer.port``).
+
+    TLS comes from ``ssl_context`` when given (the caller may reload it), else from the files.
+    """
+    if ssl_context is None:
+        if cert_file is None or key_file is None:
+            raise ValueError("serve needs cert_file and key_file, or an ssl_context")
+        ssl_context = tls_context(cert_file, key_file)
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.SockSite(runner, sock, ssl_context=_tls(cert_file, key_file))
+    site = web.SockSite(runner, sock, ssl_context=ssl_context)
     await site.start()
     bound = int(sock.getsockname()[1])
     log.info("webhook_serving", host=host, port=bound)

@@ -65,7 +65,7 @@ def _template(ctx: PodContext, use: DatasetUse) -> Mapping[str, Any]:
     runtime_name = use.runtime_name or use.source_name
     candidates = []
     if use.reference:
-        candidates.append(f"{use.namespace}/{fuse_daemonset_name(use.name, use.runtime_type)}")
+        candidates.append(f"{use.namespace}/{use.name}-fuse")  # the reference engine's copy
     candidates.append(f"{use.source_namespace}/{fuse_daemonset_name(runtime_name, use.runtime_type)}")
     for key in candidates:
         daemonset = ctx.caches.daemonsets.get(key)
