@@ -13,7 +13,7 @@ import base64
 import contextlib
 import sys
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +95,7 @@ async def validating_webhook(
         await running.stop()
 
 
-async def ensure_namespace(kube: KubeClient, name: str) -> None:
+async def _ensure_namespace(kube: KubeClient, name: str) -> None:
     """The namespace and its ``default`` ServiceAccount (no controller-manager creates it)."""
     for obj in (
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
@@ -104,3 +104,16 @@ async def ensure_namespace(kube: KubeClient, name: str) -> None:
     ):
         with contextlib.suppress(errors.AlreadyExists):
             await kube.create(obj)
+
+
+EnsureNamespace = Callable[[str], Awaitable[None]]
+
+
+@pytest.fixture(scope="session")
+def ensure_namespace(kube: KubeClient) -> EnsureNamespace:
+    """``await ensure_namespace(name)``: make a namespace (and its default SA) exist."""
+
+    async def ensure(name: str) -> None:
+        await _ensure_namespace(kube, name)
+
+    return ensure

@@ -9,6 +9,7 @@ import pytest
 
 from fluid.api import kinds
 from fluid.kube import KubeClient
+from fluid.testing import wait
 
 pytestmark = pytest.mark.cluster
 
@@ -30,8 +31,16 @@ def _alluxio(namespace: str, name: str = "hbase") -> dict[str, Any]:
 async def test_discovery_lists_every_kind_with_upstream_names(
     kube: KubeClient, fluid_crds: list[str]
 ) -> None:
-    found = orjson.loads(await kube.request("GET", "/apis/data.fluid.io/v1alpha1"))
-    served = {r["name"]: r for r in found["resources"]}
+    served: dict[str, Any] = {}
+
+    async def discovery_lists_all() -> bool:
+        # Discovery may trail the CRDs' Established condition by a moment.
+        found = orjson.loads(await kube.request("GET", "/apis/data.fluid.io/v1alpha1"))
+        served.clear()
+        served.update({r["name"]: r for r in found["resources"]})
+        return all(info.plural in served for info in kinds.ALL)
+
+    await wait.eventually(discovery_lists_all, timeout=20, what="discovery of every Fluid kind")
     for info in kinds.ALL:
         resource = served[info.plural]
         assert resource["kind"] == info.kind

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from conftest import ensure_namespace
 from fluid_testdata import SAMPLES_NAMESPACE, sample_documents
 
 from fluid.api import kinds
@@ -19,8 +19,10 @@ SAMPLE_DOCS = [pytest.param(doc, id=f"{name}#{i}") for name, i, doc in sample_do
 
 @pytest.mark.usefixtures("validating_webhook")
 @pytest.mark.parametrize("doc", SAMPLE_DOCS)
-async def test_sample_applies(kube: KubeClient, doc: dict[str, Any]) -> None:
-    await ensure_namespace(kube, SAMPLES_NAMESPACE)
+async def test_sample_applies(
+    kube: KubeClient, ensure_namespace: Callable[[str], Awaitable[None]], doc: dict[str, Any]
+) -> None:
+    await ensure_namespace(SAMPLES_NAMESPACE)
     placed = copy.deepcopy(doc)
     info = kinds.kind_of(placed)
     assert info is not None

@@ -4,10 +4,10 @@ the server returns round-trips through the models without losing a field."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from conftest import ensure_namespace
 from fluid_testdata import seed_documents, seed_expectations
 
 from fluid.api import converter, kinds
@@ -23,14 +23,14 @@ SEEDS = [
 
 
 @pytest.fixture(scope="module")
-async def seed_namespaces(kube: KubeClient) -> None:
+async def seed_namespaces(ensure_namespace: Callable[[str], Awaitable[None]]) -> None:
     """The namespaces the seeds name, as a user would have them (dry-runs create nothing)."""
     names = {"default"} | {
         doc["metadata"]["namespace"] for _, _, doc in seed_documents()
         if doc.get("metadata", {}).get("namespace")
     }
     for name in sorted(names):
-        await ensure_namespace(kube, name)
+        await ensure_namespace(name)
 
 
 def _placed(doc: dict[str, Any]) -> dict[str, Any]:
