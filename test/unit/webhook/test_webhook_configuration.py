@@ -35,4 +35,5 @@ def test_failure_policies_and_scoping() -> None:
         assert "kube-system" in excluded
     local = configuration.mutating_configuration(url="https://127.0.0.1:1234", ca_bundle="Q0E=")
     client = local["webhooks"][0]["clientConfig"]
-    assert client == {"url": "https://127.0.0.1:1234/mutate-fluid-io-v1alpha1-schedulepod", "caBundle": "Q0E="}
+    assert client == {"url": "https://127.0.0.1:1234/mutate-fluid-io-v1alpha1-schedulepod",
+                      "caBundle": "Q0E="}
