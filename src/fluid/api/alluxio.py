@@ -4,7 +4,7 @@ Owns the AlluxioRuntime spec models (upstream field names and defaults); the sta
 shared ``RuntimeStatus``. Never does I/O; the Alluxio engine reads these models.
 """
 
-# ruff: noqa: RUF009 - ``fields.field`` is an attrs field specifier, not a shared default.
+
 
 from __future__ import annotations
 

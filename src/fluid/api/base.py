@@ -4,7 +4,7 @@ Owns only the common envelope of the top-level models; each kind's module adds i
 ``spec`` and ``status``. Never does I/O.
 """
 
-# ruff: noqa: RUF009 - ``fields.field`` is an attrs field specifier, not a shared default.
+
 
 from __future__ import annotations
 

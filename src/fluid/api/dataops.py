@@ -6,7 +6,7 @@ follow upstream Fluid. Never does I/O; the operation controllers read these mode
 ``fluid.webhook.validation`` checks what the schema cannot.
 """
 
-# ruff: noqa: RUF009 - ``fields.field`` is an attrs field specifier, not a shared default.
+
 
 from __future__ import annotations
 

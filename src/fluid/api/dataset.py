@@ -6,7 +6,7 @@ data.fluid.io/v1alpha1 so that existing manifests mean the same thing. Never doe
 validation beyond types lives in ``fluid.webhook.validation``.
 """
 
-# ruff: noqa: RUF009 - ``fields.field`` is an attrs field specifier, not a shared default.
+
 
 from __future__ import annotations
 

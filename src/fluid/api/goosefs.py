@@ -5,7 +5,7 @@ last defined it so that existing manifests still apply. Owns the spec models onl
 status is the shared ``RuntimeStatus``). Never does I/O.
 """
 
-# ruff: noqa: RUF009 - ``fields.field`` is an attrs field specifier, not a shared default.
+
 
 from __future__ import annotations
 

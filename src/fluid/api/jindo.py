@@ -4,7 +4,7 @@ Owns the JindoRuntime spec models (upstream field names, including the lower-cas
 ``networkmode``); the status is the shared ``RuntimeStatus``. Never does I/O.
 """
 
-# ruff: noqa: RUF009 - ``fields.field`` is an attrs field specifier, not a shared default.
+
 
 from __future__ import annotations
 

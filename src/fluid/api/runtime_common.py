@@ -5,7 +5,7 @@ Owns the models reused by alluxio.py, jindo.py, juicefs.py, goosefs.py and thin.
 master/worker/fuse, conditions, cache states, the scale selector). Never does I/O.
 """
 
-# ruff: noqa: RUF009 - ``fields.field`` is an attrs field specifier, not a shared default.
+
 
 from __future__ import annotations
 

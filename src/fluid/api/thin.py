@@ -6,7 +6,7 @@ volumes); a ThinRuntime names a profile and may override it. A ThinRuntime with 
 does I/O.
 """
 
-# ruff: noqa: RUF009 - ``fields.field`` is an attrs field specifier, not a shared default.
+
 
 from __future__ import annotations
 

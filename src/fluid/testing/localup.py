@@ -22,9 +22,9 @@ from typing import Any
 
 import yaml
 
-from fluid.kube import KubeClient, resources
+from fluid.api import install
+from fluid.kube import KubeClient
 from fluid.testing import controlplane
-from fluid.testing.wait import eventually
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -38,28 +38,11 @@ def manifests(directory: Path) -> list[dict[str, Any]]:
     return docs
 
 
-async def install_crds(client: KubeClient) -> int:
-    crds = manifests(REPO / "manifests" / "crds")
-    for crd in crds:
-        await client.apply(crd, res=resources.CRDS)
-
-    async def established() -> bool:
-        for crd in crds:
-            live = await client.get(resources.CRDS, crd["metadata"]["name"])
-            conditions = live.get("status", {}).get("conditions") or []
-            if not any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
-                return False
-        return True
-
-    await eventually(established, timeout=60, what="CRDs Established")
-    return len(crds)
-
-
 async def prepare(plane: controlplane.LocalControlPlane, namespace: str) -> None:
     client = await KubeClient.connect(plane.kubeconfig)
     try:
-        count = await install_crds(client)
-        print(f"local-up: installed {count} CRDs", file=sys.stderr)
+        names = await install.install_crds(client)
+        print(f"local-up: installed {len(names)} CRDs", file=sys.stderr)
         with contextlib.suppress(Exception):
             await client.create(
                 {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
