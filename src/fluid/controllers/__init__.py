@@ -26,6 +26,7 @@ CONTROLLERS: dict[str, str] = {
     "dataprocess": "fluid.controllers.dataops.process",
     "reference": "fluid.controllers.reference",
     "dataset": "fluid.controllers.dataset",
+    "fluidapp": "fluid.controllers.fluidapp",
     "runtime": "fluid.controllers.runtime",
 }
 """Controller name -> module path; filled in as controller modules land."""
