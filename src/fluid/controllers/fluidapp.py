@@ -10,7 +10,8 @@ pod (and its Job) completes. "not mounted" and exit 137 count as done, as upstre
 
 Pods with ``restartPolicy: Always`` are left alone (their app never "finishes"), and so
 are native sidecars (init containers with ``restartPolicy: Always``), which the kubelet
-stops by itself. Never deletes or patches pods; its only action is the exec. Registered
+stops by itself. Never deletes or patches pods; its only action is the exec. Decides on
+the shared (slim) pod cache and reads the full pod only for a pod that looks done. Registered
 as ``fluidapp`` in ``fluid.controllers.CONTROLLERS``.
 """
 
@@ -23,7 +24,7 @@ import structlog
 
 from fluid.controllers import ControllerContext
 from fluid.engines import base as engine_base
-from fluid.kube import resources
+from fluid.kube import KubeClient, resources
 from fluid.reconcile.controller import Controller, Request, Result
 from fluid.reconcile.informer import Informer
 from fluid.reconcile.manager import Manager
@@ -76,10 +77,10 @@ def fuse_stop_command(container: Mapping[str, Any]) -> list[str] | None:
     return None
 
 
-def fuse_to_stop(pod: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """The running FUSE containers of a pod whose app containers have all terminated."""
+def _running_fuse_after_app(pod: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Running FUSE containers of a Running pod whose other containers all terminated."""
     spec, status = pod.get("spec") or {}, pod.get("status") or {}
-    if spec.get("restartPolicy", "Always") == "Always" or status.get("phase") != "Running":
+    if status.get("phase") != "Running":
         return []
     states = {s.get("name"): s.get("state") or {} for s in status.get("containerStatuses") or ()}
     containers = spec.get("containers") or ()
@@ -91,21 +92,36 @@ def fuse_to_stop(pod: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [c for c in containers if _is_fuse(c) and "running" in states[c["name"]]]
 
 
+def fuse_to_stop(pod: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The FUSE containers to stop in a (full) pod: none while it restarts containers Always."""
+    if (pod.get("spec") or {}).get("restartPolicy", "Always") == "Always":
+        return []
+    return _running_fuse_after_app(pod)
+
+
 def _done(result: engine_base.ExecResult) -> bool:
     output = (result.stdout + result.stderr).lower()
     return result.exit_code in _DONE_EXIT_CODES or "not mounted" in output
 
 
 class FluidAppReconciler:
-    """Reads the pod from the cache and unmounts its FUSE sidecars when the app is done."""
+    """Unmounts a pod's FUSE sidecars once its app containers are done.
 
-    def __init__(self, pods: Informer, executor: engine_base.PodExecutor) -> None:
+    The shared pod cache holds slim copies (no restart policy, lifecycle or env), enough
+    to see that a pod is done; only then is the full pod read, once per finished pod.
+    """
+
+    def __init__(self, client: KubeClient, pods: Informer, executor: engine_base.PodExecutor) -> None:
+        self._client = client
         self._pods = pods
         self._executor = executor
 
     async def reconcile(self, request: Request) -> Result:
-        pod = self._pods.get(request.key)
-        if pod is None or not _watched(pod):
+        cached = self._pods.get(request.key)
+        if cached is None or not _watched(cached) or not _running_fuse_after_app(cached):
+            return Result()
+        pod = await self._client.get_or_none(resources.PODS, request.name, request.namespace)
+        if pod is None:
             return Result()
         to_stop = fuse_to_stop(pod)
         if not to_stop:
@@ -134,6 +150,7 @@ def setup(manager: Manager, context: ControllerContext) -> None:
     """Register the controller on the shared pod informer; pod exec from ``context.engines``."""
     pods = manager.informer(resources.PODS)
     executor = context.engines.executor or engine_base.ApiPodExecutor(context.client)
-    controller = Controller("fluidapp", FluidAppReconciler(pods, executor), workers=2)
+    reconciler = FluidAppReconciler(context.client, pods, executor)
+    controller = Controller("fluidapp", reconciler, workers=2)
     controller.watch(pods, mapper=_mapper)
     manager.add_controller(controller)
