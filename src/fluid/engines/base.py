@@ -580,6 +580,8 @@ class RenderContext:
     """``local://``/``pvc://`` mounts as volumes for master and worker."""
     values_name: str
     """Name of the ConfigMap the base class writes (``<name>-<type>-values``)."""
+    placement: str = c.PlacementMode.EXCLUSIVE.value
+    """``Exclusive`` or ``Shared``: only worker pods carry it (``fluid.io/dataset-placement``)."""
 
     def selector(self, component: str) -> dict[str, str]:
         """matchLabels of a component's pods (``master``, ``worker``, ``fuse``)."""
@@ -600,9 +602,6 @@ class RenderContext:
     def worker_labels(self) -> dict[str, str]:
         return placement.worker_pod_labels(self.key.namespace, self.key.name, self.placement)
 
-    @property
-    def placement(self) -> str:
-        return str(self.labels.get(c.LABEL_DATASET_PLACEMENT, c.PlacementMode.EXCLUSIVE.value))
 
 
 # -- status helpers ----------------------------------------------------------------------------
@@ -798,7 +797,6 @@ class CacheEngine(abc.ABC):
             LABEL_APP_MANAGED_BY: MANAGED_BY,
             c.LABEL_MANAGED_BY: MANAGED_BY,
             c.LABEL_DATASET_ID: self.dataset_id_label(snap),
-            c.LABEL_DATASET_PLACEMENT: snap.placement.value,
         }
 
     def dataset_id_label(self, snap: Snapshot) -> str:
@@ -830,6 +828,7 @@ class CacheEngine(abc.ABC):
             fuse_mount_path=self.fuse_mount_path(),
             ufs=ufs_mounts(snap.mounts),
             values_name=self.values_name,
+            placement=snap.placement.value,
         )
 
     # -- applying ----------------------------------------------------------------------------------
@@ -1271,6 +1270,10 @@ class CacheEngine(abc.ABC):
             conditions, type_=c.DatasetConditionType.UPDATING.value, status="False",
             reason="DatasetUpdated", message="The ddc runtime has updated completely.",
         )
+        await self.deps.events.record(
+            snap.runtime, NORMAL, "MountsUpdated",
+            f"Mounted {len(added)} and unmounted {len(removed)} UFS path(s).",
+        )
         await self.deps.client.patch_status(
             resources_dataset(), self.key.name, self.key.namespace,
             {"phase": c.DatasetPhase.BOUND.value, "conditions": conditions,
@@ -1278,10 +1281,6 @@ class CacheEngine(abc.ABC):
         )
         await self.deps.client.patch_status(
             self.key.resource, self.key.name, self.key.namespace, {"mountTime": _now()}
-        )
-        await self.deps.events.record(
-            snap.runtime, NORMAL, "MountsUpdated",
-            f"Mounted {len(added)} and unmounted {len(removed)} UFS path(s).",
         )
         self.log.info("mounts_updated", added=len(added), removed=len(removed))
 
