@@ -21,6 +21,7 @@ from fluid.kube import KubeClient, slim
 from fluid.observability import logging as fluid_logging
 from fluid.reconcile.leaderelection import LeaderElectionConfig
 from fluid.reconcile.manager import LeadershipLost, Manager, ManagerConfig
+from fluid.webhook import setup as webhook_setup
 
 __all__ = ["main", "parse_args"]
 
@@ -50,6 +51,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="comma-separated controller names to run, '*' for all")
     parser.add_argument("--log-level", default=env("FLUID_LOG_LEVEL", "info"))
     parser.add_argument("--log-json", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--webhook-port", type=int, default=int(env("FLUID_WEBHOOK_PORT", "9443")),
+                        help="HTTPS port of the admission webhook on every replica; 0 turns it off")
+    parser.add_argument("--webhook-service-name", default="fluid-pod-admission-webhook",
+                        help="the webhook's Service (its DNS names go into the serving certificate)")
+    parser.add_argument("--webhook-cert-secret", default="fluid-webhook-certs",
+                        help="Secret in --namespace holding the webhook's CA and serving certificate")
     return parser.parse_args(argv)
 
 
@@ -69,6 +76,10 @@ def build_manager(args: argparse.Namespace, client: KubeClient) -> Manager:
     context = controllers.ControllerContext(client=client, namespace=args.namespace)
     enabled = [c.strip() for c in args.controllers.split(",") if c.strip()]
     names = controllers.setup_all(manager, context, enabled)
+    if args.webhook_port:
+        webhook_setup.setup(manager, context, config=webhook_setup.WebhookConfig(
+            port=args.webhook_port, service_name=args.webhook_service_name,
+            cert_secret=args.webhook_cert_secret))
     log.info("controllers_registered", controllers=names, identity=args.identity)
     return manager
 
