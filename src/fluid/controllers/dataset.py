@@ -125,9 +125,9 @@ class DatasetReconciler:
             type_=c.DatasetConditionType.NOT_READY.value, status="True", reason="DatasetInUse",
             message=full,
         )
+        await self._events.record(dataset, WARNING, "ErrorDeleteDataset", full)
         await self._client.patch_status(DATASET.resource, meta["name"], meta["namespace"],
                                         {"conditions": conditions})
-        await self._events.record(dataset, WARNING, "ErrorDeleteDataset", full)
         log.info("dataset_delete_waiting", reason=message)
 
 
