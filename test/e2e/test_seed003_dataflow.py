@@ -8,9 +8,10 @@ becomes the test's namespace, and the four-step example's elided ``# ...`` parts
 and processor) are filled in. The second example pins loadA to nodes whose
 ``node.kubernetes.io/instance-type`` is ``GPU``; the test adds such a kwok node.
 
-The Dataset ``phy`` is bound by the Dataset and Alluxio runtime controllers when they are
-registered in ``fluid.controllers.CONTROLLERS``; until then the test writes the status they
-would write (and the PV/PVC), and says so in its output.
+Every registered controller runs (``setup_all(["*"])``): the Dataset and runtime
+controllers bind ``phy`` through the Alluxio engine and create its PV/PVC, the operation
+controllers run the flow. The only fake is the boundary into Alluxio processes (kwok runs no
+containers): a ``FakeAlluxioMaster`` answers the engine's commands.
 """
 
 from __future__ import annotations
@@ -29,8 +30,11 @@ import yaml
 from fluid import controllers
 from fluid.api import install, kinds
 from fluid.controllers import ControllerContext
-from fluid.kube import KubeClient, errors, resources
+from fluid.engines.alluxio.fake import FakeAlluxioMaster
+from fluid.engines.base import EngineConfig, EngineSettings
+from fluid.kube import KubeClient, resources
 from fluid.reconcile import Manager, ManagerConfig
+from fluid.scheduling.ports import PortAllocator, PortRange
 from fluid.testing import controlplane
 from fluid.testing.wait import eventually
 
@@ -40,8 +44,6 @@ Obj = dict[str, Any]
 SEEDS = Path(__file__).resolve().parents[1] / "data" / "seeds"
 ITYPE = "node.kubernetes.io/instance-type"
 HOST = "kubernetes.io/hostname"
-BINDING_CONTROLLERS = {"dataset", "runtime"}
-"""Controllers that bind a Dataset to its runtime; stand-in binding when absent."""
 
 
 # -- the seed, adapted only where the API server requires it ----------------------------------
@@ -83,11 +85,20 @@ async def crds(kube: KubeClient) -> list[str]:
     return await install.install_crds(kube)
 
 
+def engine_settings() -> EngineSettings:
+    """Engines from the registry; Alluxio's processes answered by a fake master."""
+    master = FakeAlluxioMaster(ufs_bytes=512 * 2**20, files=12, capacity_bytes=2**30)
+    return EngineSettings(executor=master.executor(), ports=PortAllocator(PortRange(20000, 26000)),
+                          config=EngineConfig(sync_retry_seconds=0.0), resync_seconds=1.0,
+                          setup_retry_seconds=1.0)
+
+
 @contextlib.asynccontextmanager
 async def fluid(kube: KubeClient) -> AsyncIterator[Manager]:
     """Every registered Fluid controller, in one manager, as the controller-manager runs them."""
     manager = Manager(kube, ManagerConfig(health_port=None))
-    controllers.setup_all(manager, ControllerContext(client=kube), ["*"])
+    context = ControllerContext(client=kube, engines=engine_settings())
+    controllers.setup_all(manager, context, ["*"])
     task = asyncio.create_task(manager.run())
     try:
         await eventually(lambda: manager.ready or task.done(), timeout=60, what="controllers ready")
@@ -123,41 +134,23 @@ async def apply(kube: KubeClient, docs: list[Obj]) -> None:
 
 
 async def bound(kube: KubeClient, namespace: str, name: str) -> None:
-    """Wait for the runtime controllers to bind ``name``, or stand in for them."""
-    if set(controllers.CONTROLLERS) >= BINDING_CONTROLLERS:
-        async def is_bound() -> bool:
-            ds = await kube.get(kinds.DATASET.resource, name, namespace)
-            return (ds.get("status") or {}).get("phase") == "Bound"
+    """Wait for the Dataset and runtime controllers to bind ``name`` and create its PVC."""
+    async def is_bound() -> bool:
+        ds = await kube.get(kinds.DATASET.resource, name, namespace)
+        pvc = await kube.get_or_none(resources.PERSISTENT_VOLUME_CLAIMS, name, namespace)
+        return (ds.get("status") or {}).get("phase") == "Bound" and pvc is not None
 
-        await eventually(is_bound, timeout=120, what=f"dataset {namespace}/{name} Bound")
-        return
-    print(f"stand-in: binding dataset {namespace}/{name} (no Dataset/runtime controllers registered)")
-    with contextlib.suppress(errors.AlreadyExists):
-        await kube.create({"apiVersion": "v1", "kind": "ServiceAccount",
-                           "metadata": {"name": "default", "namespace": namespace}})
-    pv = f"{namespace}-{name}"
-    await kube.create({
-        "apiVersion": "v1", "kind": "PersistentVolume",
-        "metadata": {"name": pv, "annotations": {"CreatedBy": "fluid"}},
-        "spec": {"capacity": {"storage": "100Pi"}, "accessModes": ["ReadOnlyMany"],
-                 "storageClassName": "fluid", "claimRef": {"namespace": namespace, "name": name},
-                 "csi": {"driver": "fuse.csi.fluid.io", "volumeHandle": pv, "volumeAttributes": {
-                     "fluid_path": f"/runtime-mnt/alluxio/{namespace}/{name}/alluxio-fuse"}}},
-    })
-    await kube.create({
-        "apiVersion": "v1", "kind": "PersistentVolumeClaim",
-        "metadata": {"name": name, "namespace": namespace, "annotations": {"CreatedBy": "fluid"}},
-        "spec": {"accessModes": ["ReadOnlyMany"], "storageClassName": "fluid", "volumeName": pv,
-                 "resources": {"requests": {"storage": "100Pi"}}},
-    })
-    await kube.patch_status(kinds.DATASET.resource, name, namespace, {
-        "phase": "Bound", "runtimes": [{"name": name, "namespace": namespace, "category": "Accelerate",
-                                        "type": "alluxio", "masterReplicas": 1}]})
+    await eventually(is_bound, timeout=120, what=f"dataset {namespace}/{name} Bound with its PVC")
 
 
-async def cleanup_stand_in(kube: KubeClient, namespace: str, name: str) -> None:
-    if not set(controllers.CONTROLLERS) >= BINDING_CONTROLLERS:
-        await kube.delete(resources.PERSISTENT_VOLUMES, f"{namespace}-{name}")
+async def teardown(kube: KubeClient, namespace: str, name: str) -> None:
+    """Delete the dataset while the controllers run, so its PV goes too."""
+    await kube.delete(kinds.DATASET.resource, name, namespace)
+
+    async def gone() -> bool:
+        return await kube.get_or_none(resources.PERSISTENT_VOLUMES, f"{namespace}-{name}") is None
+
+    await eventually(gone, timeout=60, what=f"PV {namespace}-{name} deleted")
 
 
 async def phase(kube: KubeClient, kind: str, namespace: str, name: str) -> str:
@@ -200,53 +193,55 @@ def required_terms(job: Obj) -> list[Obj]:
 # -- the three examples -----------------------------------------------------------------------
 
 
+@contextlib.asynccontextmanager
+async def flow(kube: KubeClient, namespace: str, setup: list[Obj], operations: list[Obj],
+               last: tuple[str, str]) -> AsyncIterator[None]:
+    """Run the controllers, bind ``phy``, apply ``operations``, wait for ``last`` to complete;
+    the body runs its checks before the dataset (and with it every operation) is deleted."""
+    async with fluid(kube):
+        await apply(kube, setup)
+        try:
+            await bound(kube, namespace, "phy")
+            await apply(kube, operations)
+            await complete(kube, last[0], namespace, last[1], timeout=120)
+            yield
+        finally:
+            await teardown(kube, namespace, "phy")
+
+
 async def test_loadb_runs_on_loada_node(
     kube: KubeClient, namespace: str, crds: list[str], workloads: list[str]
 ) -> None:
     docs = seed("003-dataflow-same-node.yaml", namespace)
-    async with fluid(kube):
-        await apply(kube, docs[:2])  # Dataset phy, AlluxioRuntime phy
-        try:
-            await bound(kube, namespace, "phy")
-            await apply(kube, docs[2:])  # loada, loadb
-            await complete(kube, "DataLoad", namespace, "loadb")
-        finally:
-            await cleanup_stand_in(kube, namespace, "phy")
-    loada = await status(kube, "DataLoad", namespace, "loada")
-    node_a = (await pod_of(kube, namespace, "loada-loader-job"))["spec"]["nodeName"]
-    exported = {e["key"]: e["values"] for e in loada["nodeAffinity"][
-        "requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0]["matchExpressions"]}
-    labels = await node_labels(kube, node_a)
-    assert exported == {key: [labels[key]] for key in (HOST, "topology.kubernetes.io/zone",
-                                                       "topology.kubernetes.io/region")}
-    job_b = await kube.get(resources.JOBS, "loadb-loader-job", namespace)
-    assert required_terms(job_b) == [{"matchExpressions": [
-        {"key": HOST, "operator": "In", "values": [node_a]}]}]
-    assert (await pod_of(kube, namespace, "loadb-loader-job"))["spec"]["nodeName"] == node_a
+    async with flow(kube, namespace, docs[:2], docs[2:], ("DataLoad", "loadb")):
+        loada = await status(kube, "DataLoad", namespace, "loada")
+        node_a = (await pod_of(kube, namespace, "loada-loader-job"))["spec"]["nodeName"]
+        exported = {e["key"]: e["values"] for e in loada["nodeAffinity"][
+            "requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0]["matchExpressions"]}
+        labels = await node_labels(kube, node_a)
+        assert exported == {key: [labels[key]] for key in (HOST, "topology.kubernetes.io/zone",
+                                                           "topology.kubernetes.io/region")}
+        job_b = await kube.get(resources.JOBS, "loadb-loader-job", namespace)
+        assert required_terms(job_b) == [{"matchExpressions": [
+            {"key": HOST, "operator": "In", "values": [node_a]}]}]
+        assert (await pod_of(kube, namespace, "loadb-loader-job"))["spec"]["nodeName"] == node_a
 
 
 async def test_loadb_follows_loada_instance_type(
     kube: KubeClient, namespace: str, crds: list[str], gpu_node: str
 ) -> None:
     docs = seed("003-dataflow-custom-label.yaml", namespace)
-    async with fluid(kube):
-        await apply(kube, docs[:2])
-        try:
-            await bound(kube, namespace, "phy")
-            await apply(kube, docs[2:])
-            await complete(kube, "DataLoad", namespace, "loadb")
-        finally:
-            await cleanup_stand_in(kube, namespace, "phy")
-    assert (await pod_of(kube, namespace, "loada-loader-job"))["spec"]["nodeName"] == gpu_node
-    loada = await status(kube, "DataLoad", namespace, "loada")
-    expressions = loada["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
-        "nodeSelectorTerms"][0]["matchExpressions"]
-    assert {"key": ITYPE, "operator": "In", "values": ["GPU"]} in expressions
-    job_b = await kube.get(resources.JOBS, "loadb-loader-job", namespace)
-    assert required_terms(job_b) == [{"matchExpressions": [
-        {"key": ITYPE, "operator": "In", "values": ["GPU"]}]}]
-    node_b = (await pod_of(kube, namespace, "loadb-loader-job"))["spec"]["nodeName"]
-    assert (await node_labels(kube, node_b))[ITYPE] == "GPU"
+    async with flow(kube, namespace, docs[:2], docs[2:], ("DataLoad", "loadb")):
+        assert (await pod_of(kube, namespace, "loada-loader-job"))["spec"]["nodeName"] == gpu_node
+        loada = await status(kube, "DataLoad", namespace, "loada")
+        expressions = loada["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
+            "nodeSelectorTerms"][0]["matchExpressions"]
+        assert {"key": ITYPE, "operator": "In", "values": ["GPU"]} in expressions
+        job_b = await kube.get(resources.JOBS, "loadb-loader-job", namespace)
+        assert required_terms(job_b) == [{"matchExpressions": [
+            {"key": ITYPE, "operator": "In", "values": ["GPU"]}]}]
+        node_b = (await pod_of(kube, namespace, "loadb-loader-job"))["spec"]["nodeName"]
+        assert (await node_labels(kube, node_b))[ITYPE] == "GPU"
 
 
 def _fill_four_steps(docs: list[Obj], namespace: str) -> list[Obj]:
@@ -277,27 +272,22 @@ async def test_step4_inherits_from_step2_through_depend_on(
                "spec": {"mounts": [{"mountPoint": "https://mirrors.tuna.tsinghua.edu.cn/apache/flink",
                                     "name": "flink"}]}}
     runtime = seed("003-dataflow-same-node.yaml", namespace)[1]
-    async with fluid(kube):
-        await apply(kube, [dataset, runtime])
-        try:
-            await bound(kube, namespace, "phy")
-            await apply(kube, list(reversed(docs)))  # followers first: they must wait
-            await complete(kube, "DataProcess", namespace, "step4-infer-server", timeout=120)
-        finally:
-            await cleanup_stand_in(kube, namespace, "phy")
-    step2_node = (await pod_of(kube, namespace, "step2-trtllm-convert-processor-job"))["spec"]["nodeName"]
-    assert step2_node == gpu_node
-    step3 = await kube.get(resources.JOBS, "step3-warmup-cache-loader-job", namespace)
-    assert required_terms(step3) == []  # step 3 asks for no affinity
-    step4 = await kube.get(resources.JOBS, "step4-infer-server-processor-job", namespace)
-    assert required_terms(step4) == [{"matchExpressions": [
-        {"key": ITYPE, "operator": "In", "values": ["GPU"]}]}]
-    node4 = (await pod_of(kube, namespace, "step4-infer-server-processor-job"))["spec"]["nodeName"]
-    assert (await node_labels(kube, node4))[ITYPE] == "GPU"
-    order = [await status(kube, k, namespace, n) for k, n in (
-        ("DataProcess", "step1-download-model"), ("DataProcess", "step2-trtllm-convert"),
-        ("DataLoad", "step3-warmup-cache"), ("DataProcess", "step4-infer-server"))]
-    finished = [s["conditions"][0]["lastTransitionTime"] for s in order]
-    started = [s["lastScheduleTime"] for s in order]
-    for before, after in zip(finished, started[1:], strict=False):
-        assert before <= after  # each step started only after the previous one finished
+    # Followers first: each must wait for its predecessor.
+    async with flow(kube, namespace, [dataset, runtime], list(reversed(docs)),
+                    ("DataProcess", "step4-infer-server")):
+        step2_pod = await pod_of(kube, namespace, "step2-trtllm-convert-processor-job")
+        assert step2_pod["spec"]["nodeName"] == gpu_node
+        step3 = await kube.get(resources.JOBS, "step3-warmup-cache-loader-job", namespace)
+        assert required_terms(step3) == []  # step 3 asks for no affinity
+        step4 = await kube.get(resources.JOBS, "step4-infer-server-processor-job", namespace)
+        assert required_terms(step4) == [{"matchExpressions": [
+            {"key": ITYPE, "operator": "In", "values": ["GPU"]}]}]
+        node4 = (await pod_of(kube, namespace, "step4-infer-server-processor-job"))["spec"]["nodeName"]
+        assert (await node_labels(kube, node4))[ITYPE] == "GPU"
+        order = [await status(kube, k, namespace, n) for k, n in (
+            ("DataProcess", "step1-download-model"), ("DataProcess", "step2-trtllm-convert"),
+            ("DataLoad", "step3-warmup-cache"), ("DataProcess", "step4-infer-server"))]
+        finished = [s["conditions"][0]["lastTransitionTime"] for s in order]
+        started = [s["lastScheduleTime"] for s in order]
+        for before, after in zip(finished, started[1:], strict=False):
+            assert before <= after  # each step started only after the previous one finished

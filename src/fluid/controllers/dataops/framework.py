@@ -77,6 +77,8 @@ WAIT_RECHECK = 10.0
 """Seconds between re-checks of a waiting operation; watches usually wake it sooner."""
 MISSING_JOB_RECHECK = 2.0
 """Seconds before re-reading a Job just created that the cache has not seen yet."""
+RETRY_CHANGED = 0.5
+"""Seconds before retrying a guarded write that lost a race with another writer."""
 UNFINISHED = "Unfinished"
 WAITING = "Waiting"
 """Condition type of an operation held in Pending (reason says by what)."""
@@ -317,8 +319,8 @@ class OperationReconciler:
             op = Operation(obj=obj, model=None)
             return await self._fail(op, "DataOperationNotValid", f"the spec does not parse: {exc}")
         op = Operation(obj=obj, model=model)
-        await self._ensure_finalizer(op)
         try:
+            await self._ensure_finalizer(op)
             return await self._dispatch(op)
         except _Stop as stop:
             return stop.result
@@ -744,8 +746,16 @@ class OperationReconciler:
             patch.append({"op": "add", "path": "/metadata/finalizers/-", "value": self._finalizer})
         else:
             patch.append({"op": "add", "path": "/metadata/finalizers", "value": [self._finalizer]})
-        updated = await self._client.json_patch(self._kind.info.resource, op.name, op.namespace, patch)
-        op.obj["metadata"] = updated["metadata"]
+        op.obj["metadata"] = (await self._guarded_patch(op, patch))["metadata"]
+
+    async def _guarded_patch(self, op: Operation, patch: list[Obj]) -> Obj:
+        """A JSON patch whose leading ``test`` may fail because the object just changed:
+        then this reconcile ends and the next one (woken by that change) starts over."""
+        try:
+            return await self._client.json_patch(self._kind.info.resource, op.name, op.namespace, patch)
+        except (errors.Conflict, errors.Invalid) as exc:
+            log.debug("operation_changed_meanwhile", error=exc.message)
+            raise _Stop(Result(requeue_after=RETRY_CHANGED)) from None
 
     async def _ensure_dataset_owner(self, op: Operation, target: Target) -> None:
         """The operation belongs to its dataset: deleting the dataset deletes its operations."""
@@ -761,8 +771,7 @@ class OperationReconciler:
             patch.append({"op": "add", "path": "/metadata/ownerReferences/-", "value": ref})
         else:
             patch.append({"op": "add", "path": "/metadata/ownerReferences", "value": [ref]})
-        updated = await self._client.json_patch(self._kind.info.resource, op.name, op.namespace, patch)
-        op.obj["metadata"] = updated["metadata"]
+        op.obj["metadata"] = (await self._guarded_patch(op, patch))["metadata"]
 
     async def _finalize(self, obj: Obj) -> None:
         finalizers = list(obj["metadata"].get("finalizers") or [])
