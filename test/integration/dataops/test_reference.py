@@ -141,7 +141,8 @@ async def _share(kube: KubeClient, development: str, production: str) -> None:
     attributes = pv["spec"]["csi"]["volumeAttributes"]
     assert attributes["fluid_path"] == source_pv["spec"]["csi"]["volumeAttributes"]["fluid_path"]
     assert attributes["fluid_sub_path"] == ""
-    assert pv["spec"]["claimRef"] == {"namespace": production, "name": "spark"}
+    claim_ref = pv["spec"]["claimRef"]
+    assert (claim_ref["namespace"], claim_ref["name"]) == (production, "spark")
     assert pv["spec"]["accessModes"] == ["ReadOnlyMany"]
     pvc = await kube.get(resources.PERSISTENT_VOLUME_CLAIMS, "spark", production)
     assert pvc["metadata"]["labels"]["fluid.io/dataset.referring-name"] == "spark"
