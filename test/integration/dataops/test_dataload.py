@@ -92,3 +92,12 @@ async def test_one_load_at_a_time_per_dataset(kube: KubeClient, namespace: str, 
 
     await kube.delete(kinds.DATA_LOAD.resource, "first", namespace)
     await wait_phase(kube, "DataLoad", namespace, "second", "Complete")
+
+
+async def test_a_stale_lock_holder_is_pruned(kube: KubeClient, namespace: str, dataops: Manager) -> None:
+    """A holder that no longer exists (e.g. deleted while the controller was down) blocks nobody."""
+    await bound_dataset(kube, namespace, "phy", status={"operationRef": {"DataLoad": "ghost"}})
+    await kube.create(data_load(namespace, "fresh", "phy"))
+    await wait_phase(kube, "DataLoad", namespace, "fresh", "Complete")
+    dataset = await kube.get(kinds.DATASET.resource, "phy", namespace)
+    assert "DataLoad" not in (dataset["status"].get("operationRef") or {})

@@ -585,7 +585,8 @@ class OperationReconciler:
     # -- Complete / Failed ----------------------------------------------------------------------
 
     async def _finished(self, op: Operation) -> Result:
-        await self._release(op)
+        if self._listed_in_lock(op):  # e.g. a crash between the outcome and the release
+            await self._release(op)
         if op.policy == Policy.ON_EVENT and await self._dataset_changed(op):
             await self._set_status(op, {
                 "phase": OperationPhase.PENDING.value, "duration": UNFINISHED, "conditions": [],
@@ -720,6 +721,12 @@ class OperationReconciler:
         if op.model is not None:
             await self._release(op)
         return Result()
+
+    def _listed_in_lock(self, op: Operation) -> bool:
+        """Whether the cached dataset still names ``op`` in its lock (no API call)."""
+        where = self._kind.target_dataset(op)
+        dataset = self._informers.datasets.get(f"{where[0]}/{where[1]}") if where else None
+        return dataset is not None and op.name in lock.holders(dataset, self._kind.kind)
 
     async def _release(self, op: Operation) -> None:
         where = self._kind.target_dataset(op)
