@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 import yaml
+from prometheus_client import REGISTRY
 
 from fluid.api import constants as c
 from fluid.api import install, kinds
@@ -186,6 +187,9 @@ async def test_seed004_pvc_dataset_with_alluxio_mem_tier(
             cells["Cached Percentage"], cells["Phase"]) == (
         "3.31GiB", "0.00B", "20.00GiB", "0.0%", "Bound")
     assert cells["TOTAL FILES"] == "1"
+    gauge_labels = {"namespace": namespace, "dataset": NAME}
+    assert REGISTRY.get_sample_value("fluid_dataset_cached_bytes", gauge_labels) == 0.0
+    assert REGISTRY.get_sample_value("fluid_dataset_cached_percentage", gauge_labels) == 0.0
     runtime_cells = row(await kube.table(kinds.ALLUXIO_RUNTIME.resource, namespace), NAME)
     assert (runtime_cells["Master Phase"], runtime_cells["Worker Phase"],
             runtime_cells["Fuse Phase"]) == ("Ready", "Ready", "Ready")
@@ -262,3 +266,4 @@ async def test_seed004_pvc_dataset_with_alluxio_mem_tier(
 
     await eventually(all_gone, timeout=90, what="no workload, PV, PVC or node label left")
     assert ports.held_by(owner_key("AlluxioRuntime", namespace, NAME)) == {}
+    assert REGISTRY.get_sample_value("fluid_dataset_cached_bytes", gauge_labels) is None

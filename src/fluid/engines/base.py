@@ -45,6 +45,7 @@ from fluid.api.quantity import format_binary, parse_quantity
 from fluid.kube import KubeClient, errors, resources
 from fluid.kube.events import NORMAL, WARNING, EventSink
 from fluid.kube.resources import Resource
+from fluid.observability import metrics
 from fluid.reconcile.informer import Informer
 from fluid.scheduling import nodelabels, placement
 from fluid.scheduling.ports import (
@@ -1145,9 +1146,22 @@ class CacheEngine(abc.ABC):
         usage = await self._cache_usage_throttled(snap)
         if usage is not None:
             extra["cacheStates"] = cache_states(usage, ufs_total)
+            self._export_cache_metrics(usage, ufs_total)
         status = await self.patch_runtime_status(snap, extra)
         await self._sync_dataset(snap, ctx, status, extra.get("cacheStates"))
         await self.sync_node_labels(snap)
+
+    def _export_cache_metrics(self, usage: CacheUsage, ufs_total: str | None) -> None:
+        labels = (self.key.namespace, self.key.name)
+        metrics.DATASET_CACHED_BYTES.labels(*labels).set(usage.cached_bytes)
+        total = _parse_size(ufs_total)
+        if total:
+            metrics.DATASET_CACHED_PERCENTAGE.labels(*labels).set(usage.cached_bytes * 100 / total)
+
+    def _forget_cache_metrics(self) -> None:
+        for gauge in (metrics.DATASET_CACHED_BYTES, metrics.DATASET_CACHED_PERCENTAGE):
+            with contextlib.suppress(KeyError):
+                gauge.remove(self.key.namespace, self.key.name)
 
     async def _record_scaling(self, snap: Snapshot, previous: Obj | None) -> None:
         if previous is None:
@@ -1342,6 +1356,7 @@ class CacheEngine(abc.ABC):
         for node in fuse_nodes:
             await nodelabels.remove_labels(client, node["metadata"]["name"], [fuse_key])
         released = await self.deps.ports.release(self.ports_owner)
+        self._forget_cache_metrics()
         self.log.info("runtime_shut_down", nodes=len(nodes), ports_released=len(released))
         return True
 
