@@ -12,6 +12,10 @@ Every registered controller runs (``setup_all(["*"])``): the Dataset and runtime
 controllers bind ``phy`` through the Alluxio engine and create its PV/PVC, the operation
 controllers run the flow. The only fake is the boundary into Alluxio processes (kwok runs no
 containers): a ``FakeAlluxioMaster`` answers the engine's commands.
+
+Two more end-to-end cases of the same issue live here with the same machinery: a Cron
+DataLoad (``* * * * *``) runs on schedule through a real CronJob, and a DataLoad against a
+missing dataset fails with a message saying what to do.
 """
 
 from __future__ import annotations
@@ -291,3 +295,49 @@ async def test_step4_inherits_from_step2_through_depend_on(
         started = [s["lastScheduleTime"] for s in order]
         for before, after in zip(finished, started[1:], strict=False):
             assert before <= after  # each step started only after the previous one finished
+
+
+# -- the issue's other end-to-end cases, with every controller running ------------------------
+
+
+async def test_cron_dataload_runs_on_schedule(
+    kube: KubeClient, namespace: str, crds: list[str], workloads: list[str]
+) -> None:
+    """``* * * * *``: the next minute's run completes (< 2 minutes) and is mirrored."""
+    setup = seed("003-dataflow-same-node.yaml", namespace)[:2]
+    cron = {"apiVersion": "data.fluid.io/v1alpha1", "kind": "DataLoad",
+            "metadata": {"name": "every-minute", "namespace": namespace},
+            "spec": {"dataset": {"name": "phy", "namespace": namespace},
+                     "policy": "Cron", "schedule": "* * * * *"}}
+    async with fluid(kube):
+        await apply(kube, setup)
+        try:
+            await bound(kube, namespace, "phy")
+            await apply(kube, [cron])
+            done = await complete(kube, "DataLoad", namespace, "every-minute", timeout=110)
+            cronjob = await kube.get(resources.CRONJOBS, "every-minute-loader-job", namespace)
+            assert done["status"]["lastScheduleTime"] == cronjob["status"]["lastScheduleTime"]
+            run = await kube.get(resources.JOBS, done["status"]["infos"]["lastJob"], namespace)
+            assert run["metadata"]["labels"]["cronjob"] == "every-minute-loader-job"
+        finally:
+            await teardown(kube, namespace, "phy")
+
+
+async def test_dataload_against_a_missing_dataset_fails_with_a_message(
+    kube: KubeClient, namespace: str, crds: list[str], workloads: list[str]
+) -> None:
+    load = {"apiVersion": "data.fluid.io/v1alpha1", "kind": "DataLoad",
+            "metadata": {"name": "nowhere", "namespace": namespace},
+            "spec": {"dataset": {"name": "no-such-dataset", "namespace": namespace}}}
+    async with fluid(kube):
+        await apply(kube, [load])
+
+        async def failed() -> bool:
+            return await phase(kube, "DataLoad", namespace, "nowhere") == "Failed"
+
+        await eventually(failed, timeout=30, what="DataLoad nowhere Failed")
+    condition = (await status(kube, "DataLoad", namespace, "nowhere"))["conditions"][0]
+    assert condition["reason"] == "TargetDatasetNotFound"
+    assert condition["message"].startswith(f"dataset {namespace}/no-such-dataset not found: create it")
+    listing = await kube.list(resources.EVENTS, namespace, field_selector="involvedObject.name=nowhere")
+    assert [e["type"] for e in listing["items"] if e["reason"] == "TargetDatasetNotFound"] == ["Warning"]
