@@ -282,6 +282,9 @@ class ApiPodExecutor:
         try:
             async with asyncio.timeout(timeout):
                 return await self._stream(url, params)
+        except aiohttp.ClientResponseError as exc:
+            raise CommandFailed(command, None, f"exec in {namespace}/{pod}: HTTP {exc.status} "
+                                f"{exc.message}") from exc
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise CommandFailed(command, None, f"exec in {namespace}/{pod}: {exc!r}") from exc
 

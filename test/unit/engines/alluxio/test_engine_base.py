@@ -89,3 +89,11 @@ async def test_recording_executor_prefers_the_longest_prefix() -> None:
     assert (await executor.exec(namespace="n", pod="p", container="c", command=["z"],
                                 timeout=1)).stdout == ""
     assert executor.commands("n") == [("a", "b", "c"), ("a",), ("z",)]
+
+
+def test_exec_status_channel_exit_codes() -> None:
+    assert base._exit_code(b"") == 0
+    assert base._exit_code(b'{"status":"Success"}') == 0
+    assert base._exit_code(b'{"status":"Failure","reason":"NonZeroExitCode","details":'
+                           b'{"causes":[{"reason":"ExitCode","message":"3"}]}}') == 3
+    assert base._exit_code(b'{"status":"Failure","message":"boom"}') == 1
