@@ -96,14 +96,16 @@ def mutating_configuration(
         "rules": _POD_CREATE, "namespaceSelector": _namespaces(namespace), "clientConfig": client,
     }
     serverful = {
-        "name": "schedulepod.fluid.io", **copy.deepcopy(common), "failurePolicy": "Ignore", "timeoutSeconds": 5,
+        "name": "schedulepod.fluid.io", **copy.deepcopy(common),
+        "failurePolicy": "Ignore", "timeoutSeconds": 5,
         "objectSelector": {"matchExpressions": [opt_out, *_not_true(
             labels.LABEL_SERVERLESS_INJECT, labels.LABEL_FUSE_SIDECAR_INJECT, labels.LABEL_DONE_INJECT)]},
         "matchConditions": [{"name": "mounts-a-pvc-or-opted-in", "expression":
                              f"({_USES_PVC}) || ({_label_is_true(labels.LABEL_SERVERFUL_INJECT)})"}],
     }
     serverless = {
-        "name": "sidecar.fuse.fluid.io", **copy.deepcopy(common), "failurePolicy": "Fail", "timeoutSeconds": 10,
+        "name": "sidecar.fuse.fluid.io", **copy.deepcopy(common),
+        "failurePolicy": "Fail", "timeoutSeconds": 10,
         "objectSelector": {"matchExpressions": [opt_out, *_not_true(labels.LABEL_DONE_INJECT)]},
         "matchConditions": [{"name": "serverless-injection-requested", "expression":
                              f"({_label_is_true(labels.LABEL_SERVERLESS_INJECT)}) || "

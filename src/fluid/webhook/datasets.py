@@ -66,6 +66,10 @@ class DatasetUse:
     runtime_type: str | None
     runtime: Mapping[str, Any] | None
     pv_name: str | None
+    cache_label: str
+    """The node label ``fluid.io/s-<ns>-<name>`` marking nodes that cache the (source's) data."""
+    fuse_label: str
+    """The node label ``fluid.io/f-<ns>-<name>`` marking nodes running its FUSE client."""
 
     @property
     def reference(self) -> bool:
@@ -74,15 +78,6 @@ class DatasetUse:
     @property
     def bound(self) -> bool:
         return self.phase == constants.DatasetPhase.BOUND
-
-    @property
-    def cache_label(self) -> str:
-        """The node label ``fluid.io/s-<ns>-<name>`` marking nodes that cache the data."""
-        return constants.common_label(self.source_namespace, self.source_name, uid=self.source_uid)
-
-    @property
-    def fuse_label(self) -> str:
-        return constants.fuse_label(self.source_namespace, self.source_name, uid=self.source_uid)
 
     @property
     def runtime_name(self) -> str | None:
@@ -157,6 +152,21 @@ def _runtime_of(dataset: Mapping[str, Any], caches: Caches) -> tuple[str | None,
     return runtime_type, source.get(f"{namespace}/{entry.get('name')}")
 
 
+_LABELS: dict[tuple[str, str, str | None], tuple[str, str]] = {}
+
+
+def _node_labels(namespace: str, name: str, uid: str | None) -> tuple[str, str]:
+    """(cache label, FUSE label) of a dataset, memoized: every admission needs them."""
+    key = (namespace, name, uid)
+    found = _LABELS.get(key)
+    if found is None:
+        found = (constants.common_label(namespace, name, uid=uid),
+                 constants.fuse_label(namespace, name, uid=uid))
+        if len(_LABELS) < 65536:
+            _LABELS[key] = found
+    return found
+
+
 def _use(
     namespace: str, name: str, claim: str, volumes: list[str], pvc: Mapping[str, Any], caches: Caches
 ) -> DatasetUse:
@@ -168,13 +178,16 @@ def _use(
         source_ns, source_name, sub_path = reference
         source = caches.datasets.get(f"{source_ns}/{source_name}") or {}
     runtime_type, runtime = _runtime_of(source, caches) if source else (None, None)
+    uid = (source.get("metadata") or {}).get("uid")
+    cache_label, fuse_label = _node_labels(source_ns, source_name, uid)
     return DatasetUse(
         namespace=namespace, name=name, claim=claim, volumes=tuple(volumes),
         source_namespace=source_ns, source_name=source_name,
-        source_uid=(source.get("metadata") or {}).get("uid"), sub_path=sub_path,
+        source_uid=uid, sub_path=sub_path,
         phase=str((source.get("status") or {}).get("phase") or ""),
         runtime_type=runtime_type, runtime=runtime,
         pv_name=(pvc.get("spec") or {}).get("volumeName"),
+        cache_label=cache_label, fuse_label=fuse_label,
     )
 
 

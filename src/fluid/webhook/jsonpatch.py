@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
+
 __all__ = ["PatchEditor", "Path", "pointer"]
 
 Path = Sequence[str | int]
@@ -28,9 +30,20 @@ def _escape(token: str | int) -> str:
     return text
 
 
+_POINTERS: dict[tuple[str | int, ...], str] = {}
+_MAX_CACHED_POINTERS = 4096
+"""Paths repeat across admissions (labels, affinity, the first containers): cache their pointers."""
+
+
 def pointer(path: Path) -> str:
     """The JSON Pointer of ``path``: ``("metadata", "labels", "a/b")`` -> ``/metadata/labels/a~1b``."""
-    return "".join("/" + _escape(token) for token in path)
+    key = tuple(path)
+    cached = _POINTERS.get(key)
+    if cached is None:
+        cached = "".join(["/" + _escape(token) for token in key])
+        if len(_POINTERS) < _MAX_CACHED_POINTERS:
+            _POINTERS[key] = cached
+    return cached
 
 
 def _wrap(path: Path, value: Any) -> Any:
@@ -121,9 +134,10 @@ class PatchEditor:
 
 
 def _copy(value: Any) -> Any:
-    """A private copy for the document, so later in-place edits never alter recorded ops."""
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
+    """A private copy for the document, so later in-place edits never alter recorded ops.
+
+    Containers go through orjson (C) and back: several times faster than a Python deep copy.
+    """
+    if isinstance(value, dict | list):
+        return orjson.loads(orjson.dumps(value))
     return value

@@ -32,11 +32,11 @@ Args: ``mode`` (``native``|``legacy``), ``mountTimeoutSeconds`` (default 120).
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
+import orjson
 
 from fluid.webhook import labels
 from fluid.webhook.datasets import DatasetUse
@@ -49,6 +49,12 @@ NATIVE = "native"
 LEGACY = "legacy"
 _CACHE_DIR_PREFIXES = ("datavolume-", "volume-localtime", "cache-dir", "mem", "ssd", "hdd")
 _FUSE_DAEMONSET_SUFFIX = {"jindo": "-jindofs-fuse"}
+
+
+def _clone(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """A private deep copy of a cached object (orjson round trip: a C-speed deep copy)."""
+    clone: dict[str, Any] = orjson.loads(orjson.dumps(obj))
+    return clone
 
 
 def fuse_daemonset_name(runtime_name: str, runtime_type: str | None) -> str:
@@ -158,7 +164,7 @@ class FuseSidecar:
         containers = pod_spec.get("containers") or ()
         if not containers:
             raise Denied(f"FUSE DaemonSet {template['metadata']['name']} has no container")
-        container = copy.deepcopy(containers[0])
+        container = _clone(containers[0])
         keep_cache = labels.is_true(ctx.labels.get(labels.LABEL_CACHEDIR_INJECT))
         ds_volumes = {
             v["name"]: v for v in pod_spec.get("volumes") or ()
@@ -173,7 +179,7 @@ class FuseSidecar:
         for mount in mounts:
             mount["name"] = renames[mount["name"]]
         used = {m["name"] for m in mounts}
-        volumes = [{**copy.deepcopy(v), "name": renames[n]} for n, v in ds_volumes.items()
+        volumes = [{**_clone(v), "name": renames[n]} for n, v in ds_volumes.items()
                    if renames[n] in used]
         container["name"] = name
         container["volumeMounts"] = mounts

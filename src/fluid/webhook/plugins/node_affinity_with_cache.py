@@ -78,29 +78,28 @@ class NodeAffinityWithCache:
         if ctx.pod.get("spec", {}).get("nodeName"):
             return Decision.skipped("pod already bound to a node")
         notes: list[str] = []
+        taken = _constrained_keys(ctx.pod)
         for use in ctx.datasets:
             key = labels.sched_label(use.name)
             mode = ctx.labels.get(key) if key else None
             if mode == labels.SCHED_REQUIRED:
-                notes += self._require(ctx, use)
+                notes += self._require(ctx, use, taken)
             else:
-                notes += self._prefer(ctx, use)
+                notes += self._prefer(ctx, use, taken)
                 mode = mode or labels.SCHED_PREFERRED
             if key and ctx.labels.get(key) != mode:
                 ctx.editor.set(("metadata", "labels", key), mode)
                 notes.append(f"{key}={mode}")
         return Decision.mutated(" ".join(notes)) if notes else Decision.skipped("nothing to add")
 
-    def _require(self, ctx: PodContext, use: DatasetUse) -> list[str]:
-        taken = _constrained_keys(ctx.pod)
+    def _require(self, ctx: PodContext, use: DatasetUse, taken: set[str]) -> list[str]:
         wanted = [e for n in self.required if (e := _expression(use, n)) and e["key"] not in taken]
         if not wanted:
             return []
         affinity.add_required(ctx.editor, wanted)
         return ["required " + ",".join(e["key"] for e in wanted)]
 
-    def _prefer(self, ctx: PodContext, use: DatasetUse) -> list[str]:
-        taken = _constrained_keys(ctx.pod)
+    def _prefer(self, ctx: PodContext, use: DatasetUse, taken: set[str]) -> list[str]:
         added = []
         for name, weight in self.preferred:
             expr = _expression(use, name)
