@@ -1001,7 +1001,7 @@ class CacheEngine(abc.ABC):
         )
         patch: Obj = {
             "phase": c.DatasetPhase.BOUND.value,
-            "runtimes": [self.runtime_entry()],
+            "runtimes": [{**self.runtime_entry(), "masterReplicas": _master_replicas(snap)}],
             "conditions": conditions,
             "mounts": snap.mounts if not ds_status.get("mounts") else ds_status["mounts"],
         }
@@ -1384,6 +1384,11 @@ class CacheEngine(abc.ABC):
 
 def resources_dataset() -> Resource:
     return BY_KIND["Dataset"].resource
+
+
+def _master_replicas(snap: Snapshot) -> int:
+    replicas = (snap.spec.get("master") or {}).get("replicas")
+    return int(replicas) if isinstance(replicas, int) and replicas > 0 else 1
 
 
 def _duration(seconds: float) -> str:
