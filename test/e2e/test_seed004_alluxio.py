@@ -190,6 +190,13 @@ async def test_seed004_pvc_dataset_with_alluxio_mem_tier(
     gauge_labels = {"namespace": namespace, "dataset": NAME}
     assert REGISTRY.get_sample_value("fluid_dataset_cached_bytes", gauge_labels) == 0.0
     assert REGISTRY.get_sample_value("fluid_dataset_cached_percentage", gauge_labels) == 0.0
+    status = (await kube.get(kinds.DATASET.resource, NAME, namespace))["status"]
+    assert status["runtimes"] == [{"name": NAME, "namespace": namespace, "category": "Accelerate",
+                                   "type": "alluxio", "masterReplicas": 1}]
+    assert [(x["type"], x["status"], x["reason"]) for x in status["conditions"]] == [
+        ("Ready", "True", "DatasetReady")]
+    assert status["hcfs"]["endpoint"].startswith(f"alluxio://{NAME}-master-0.{namespace}:")
+    assert status["mounts"] == [{"mountPoint": "pvc://fluid-pvc", "name": "data", "path": "/"}]
     runtime_cells = row(await kube.table(kinds.ALLUXIO_RUNTIME.resource, namespace), NAME)
     assert (runtime_cells["Master Phase"], runtime_cells["Worker Phase"],
             runtime_cells["Fuse Phase"]) == ("Ready", "Ready", "Ready")
