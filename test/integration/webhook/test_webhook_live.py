@@ -298,3 +298,35 @@ async def test_replicas_racing_on_an_empty_secret_agree(kube: KubeClient, namesp
     bundles = await asyncio.gather(*(k.ensure() for k in keepers))
     assert len({b.cert for b in bundles}) == 1
     assert (await secret_bundle(kube, namespace, "race")).cert == bundles[0].cert
+
+
+async def test_validation_path_is_served_by_the_same_server(
+    kube: KubeClient, namespace: str, webhook_crds: list[str]
+) -> None:
+    async with dataset_env(kube, namespace):
+        bad = objs.dataset(namespace, "20-hbase")
+        bad["metadata"].pop("uid")
+        bad.pop("status")
+
+        async def refused() -> bool:
+            try:
+                await kube.create(bad, dry_run=True)
+            except errors.Invalid as exc:
+                return "DNS-1035" in exc.message
+            return False
+
+        await eventually(refused, timeout=30, interval=0.2, what="an invalid Dataset refused")
+
+
+async def test_two_replicas_serve_the_same_certificate(
+    kube: KubeClient, namespace: str, webhook_crds: list[str]
+) -> None:
+    async with dataset_env(kube, namespace) as first:
+        second = wenv.WebhookEnv(
+            kube, namespace, [namespace], check_interval=600.0, cert_secret="fluid-webhook-certs"
+        )
+        await second.start()
+        try:
+            assert await served_cert(first.port) == await served_cert(second.port)
+        finally:
+            await second.stop()

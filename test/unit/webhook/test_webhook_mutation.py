@@ -16,8 +16,9 @@ NS = "team"
 DEFAULT = profile.parse(profile.DEFAULT_PROFILE)
 
 
-async def admit(pod: dict[str, Any], *objects: dict[str, Any], prof: profile.Profile = DEFAULT,
-                namespace: str = NS) -> dict[str, Any]:
+async def admit(
+    pod: dict[str, Any], *objects: dict[str, Any], prof: profile.Profile = DEFAULT, namespace: str = NS
+) -> dict[str, Any]:
     handler = mutation.mutating_handler(profile=lambda: prof, caches=objs.caches(*objects))
     review = await handler(admission.parse_review(objs.review(pod, namespace=namespace)))
     response: dict[str, Any] = review["response"]
@@ -33,15 +34,19 @@ def ops_of(response: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def counted(plugin: str, outcome: str) -> float:
-    value = REGISTRY.get_sample_value("fluid_webhook_admission_total", {
-        "path": mutation.MUTATE_PATH, "plugin": plugin, "outcome": outcome})
+    value = REGISTRY.get_sample_value(
+        "fluid_webhook_admission_total",
+        {"path": mutation.MUTATE_PATH, "plugin": plugin, "outcome": outcome},
+    )
     return value or 0.0
 
 
 async def test_pod_without_dataset_is_allowed_untouched() -> None:
     response = await admit(objs.pod(NS, "plain"))
     assert response == {"uid": "uid-1", "allowed": True}
-    other_pvc = await admit(objs.pod(NS, "p", claims=("home",)), objs.pvc(NS, "home", dataset_labels=False))
+    other_pvc = await admit(
+        objs.pod(NS, "p", claims=("home",)), objs.pvc(NS, "home", dataset_labels=False)
+    )
     assert other_pvc == {"uid": "uid-1", "allowed": True}
 
 
@@ -50,9 +55,12 @@ async def test_serverful_chain_on_a_dataset_pod() -> None:
     pod = objs.pod(NS, "app", claims=("imagenet",))
     response = await admit(pod, *objs.bound_dataset(NS, "imagenet"))
     patched = objs.apply_patch(pod, ops_of(response))
-    preferred = patched["spec"]["affinity"]["nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    preferred = patched["spec"]["affinity"]["nodeAffinity"][
+        "preferredDuringSchedulingIgnoredDuringExecution"
+    ]
     assert {"key": "fluid.io/s-team-imagenet", "operator": "In", "values": ["true"]} in [
-        t["preference"]["matchExpressions"][0] for t in preferred]
+        t["preference"]["matchExpressions"][0] for t in preferred
+    ]
     assert patched["metadata"]["labels"]["fluid.io/dataset.imagenet.sched"] == "preferred"
     assert patched["metadata"]["annotations"]["fluid.io/datasets-in-use"] == "imagenet"
     assert patched["spec"]["containers"][0]["volumeMounts"][0]["mountPropagation"] == "HostToContainer"
@@ -63,8 +71,9 @@ async def test_serverful_chain_on_a_dataset_pod() -> None:
 
 async def test_not_bound_dataset_is_allowed_with_a_warning() -> None:
     pod = objs.pod(NS, "app", claims=("imagenet",))
-    response = await admit(pod, objs.dataset(NS, "imagenet", phase="NotBound", runtime_type=None),
-                           objs.pvc(NS, "imagenet"))
+    response = await admit(
+        pod, objs.dataset(NS, "imagenet", phase="NotBound", runtime_type=None), objs.pvc(NS, "imagenet")
+    )
     assert response["allowed"]
     assert "team/imagenet is NotBound" in response["warnings"][0]
 
@@ -90,12 +99,15 @@ async def test_without_dataset_chain_needs_the_serverful_label() -> None:
     assert ops_of(await admit(objs.pod(NS, "p"))) == []
     opted = objs.pod(NS, "p", labels={"fuse.serverful.fluid.io/inject": "true"})
     patched = objs.apply_patch(opted, ops_of(await admit(opted)))
-    term = patched["spec"]["affinity"]["nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]
+    term = patched["spec"]["affinity"]["nodeAffinity"][
+        "preferredDuringSchedulingIgnoredDuringExecution"
+    ][0]
     assert term["preference"]["matchExpressions"][0]["operator"] == "DoesNotExist"
 
 
-@pytest.mark.parametrize("labels", [{"fluid.io/enable-injection": "false"},
-                                    {"done.sidecar.fluid.io/inject": "true"}])
+@pytest.mark.parametrize(
+    "labels", [{"fluid.io/enable-injection": "false"}, {"done.sidecar.fluid.io/inject": "true"}]
+)
 async def test_opted_out_and_already_injected_pods_are_skipped(labels: dict[str, str]) -> None:
     pod = objs.pod(NS, "app", claims=("imagenet",), labels=labels)
     assert ops_of(await admit(pod, *objs.bound_dataset(NS, "imagenet"))) == []
@@ -135,7 +147,9 @@ async def test_a_plugin_crash_fails_open_for_serverful_pods() -> None:
 
 
 def test_profile_rejects_unknown_plugins_and_reads_args() -> None:
-    with pytest.raises(profile.ProfileError, match=r"plugins.serverful.withDataset: unknown webhook plugin"):
+    with pytest.raises(
+        profile.ProfileError, match=r"plugins.serverful.withDataset: unknown webhook plugin"
+    ):
         profile.parse("plugins: {serverful: {withDataset: [Nope]}}")
     with pytest.raises(profile.ProfileError, match="not YAML"):
         profile.parse("plugins: [")
@@ -149,3 +163,26 @@ pluginConfig:
     (sidecar,) = custom.chain(serverless=True, with_dataset=True)
     assert sidecar.mode == "legacy"
     assert custom.chain(serverless=False, with_dataset=True) == ()
+
+
+def test_profile_watch_keeps_the_last_good_profile() -> None:
+    from fluid.webhook.setup import _ProfileWatch
+
+    def names(watch: _ProfileWatch) -> list[str]:
+        return [p.name for p in watch().chain(serverless=False, with_dataset=True)]
+
+    def configmap(text: str, name: str = "webhook-plugins") -> dict[str, Any]:
+        return {"metadata": {"name": name}, "data": {"pluginsProfile": text}}
+
+    watch = _ProfileWatch("webhook-plugins")
+    default = names(watch)
+    assert default[0] == "RequireNodeWithFuse"
+    good = configmap("plugins: {serverful: {withDataset: [DatasetUsageInjector]}}")
+    watch.on_add(good)
+    assert names(watch) == ["DatasetUsageInjector"]
+    watch.on_update(good, configmap("plugins: {serverful: {withDataset: [Nope]}}"))
+    assert names(watch) == ["DatasetUsageInjector"], "an invalid profile keeps the last good one"
+    watch.on_update(good, configmap("plugins: {}", name="someone-else"))
+    assert names(watch) == ["DatasetUsageInjector"]
+    watch.on_delete(good)
+    assert names(watch) == default
