@@ -1126,6 +1126,8 @@ class CacheEngine(abc.ABC):
                 await client.delete(resources.PERSISTENT_VOLUME_CLAIMS, self.key.name,
                                     self.key.namespace)
                 self.log.info("pvc_deleting", pvc=self.key.name)
+            else:
+                await self._report_volume_users(snap)
             return False
         pv = await client.get_or_none(resources.PERSISTENT_VOLUMES, self.key.id)
         if pv is not None and _created_by_fluid(pv):
@@ -1134,6 +1136,24 @@ class CacheEngine(abc.ABC):
                 self.log.info("pv_deleting", pv=self.key.id)
             return False
         return True
+
+    def volume_users(self) -> list[str]:
+        """Unfinished pods (from the cache) that use the dataset's PVC."""
+        pods = self.deps.view.select(resources.PODS, self.key.namespace, {})
+        return sorted(
+            p["metadata"]["name"] for p in pods
+            if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+            and any((v.get("persistentVolumeClaim") or {}).get("claimName") == self.key.name
+                    for v in (p.get("spec") or {}).get("volumes") or ())
+        )
+
+    async def _report_volume_users(self, snap: Snapshot) -> None:
+        users = self.volume_users()
+        if users:
+            self.log.info("pvc_in_use", pods=users)
+            await self.warn(snap, "DeleteVolumeWaiting",
+                            f"PVC {self.key.namespace}/{self.key.name} is still used by pods "
+                            f"{', '.join(users)}; waiting for them to go.")
 
     # -- lifecycle: sync -----------------------------------------------------------------------
 

@@ -214,3 +214,52 @@ async def test_exclusive_shared_placement_and_node_affinity(
     await fluid.teardown(namespace, "excl")
     assert fluid_labels(await node_labels(kube), namespace, "excl") == {}
     assert fluid_labels(await node_labels(kube), namespace, "shared") == {}
+
+
+async def test_runtime_deletion_waits_for_the_pvc_then_resets_the_dataset(
+    fluid: FluidEnv, kube: KubeClient, namespace: str
+) -> None:
+    await source_pvc(kube, namespace)
+    await kube.create(dataset(namespace, "demo", {"mounts": [{"mountPoint": "pvc://fluid-pvc",
+                                                               "name": "data", "path": "/"}]}))
+    await kube.create(runtime(namespace, "demo"))
+    await bound(fluid, namespace, "demo")
+
+    async def pvc_bound() -> bool:
+        pvc = await kube.get_or_none(resources.PERSISTENT_VOLUME_CLAIMS, "demo", namespace)
+        return ((pvc or {}).get("status") or {}).get("phase") == "Bound"
+    await eventually(pvc_bound, timeout=30, what="dataset PVC Bound")
+    await kube.create({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "reader", "namespace": namespace},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}],
+                 "volumes": [{"name": "vol", "persistentVolumeClaim": {"claimName": "demo"}}]},
+    })
+
+    async def pod_running() -> bool:
+        pod = await kube.get(resources.PODS, "reader", namespace)
+        return (pod.get("status") or {}).get("phase") == "Running"
+    await eventually(pod_running, timeout=30, what="reader pod Running")
+    await kube.delete(kinds.ALLUXIO_RUNTIME.resource, "demo", namespace)
+
+    async def waiting_reported() -> bool:
+        events, _ = await kube.list_all(resources.EVENTS, namespace)
+        return any(e["reason"] == "DeleteVolumeWaiting" and "reader" in e["message"] for e in events)
+    await eventually(waiting_reported, timeout=30, what="DeleteVolumeWaiting naming the pod")
+    assert await fluid.runtime(namespace, "demo") is not None
+    assert await kube.get_or_none(resources.STATEFULSETS, "demo-worker", namespace) is not None
+
+    await kube.delete(resources.PODS, "reader", namespace)
+
+    async def runtime_gone() -> bool:
+        return await fluid.runtime(namespace, "demo") is None
+    await eventually(runtime_gone, timeout=60, what="runtime gone once the pod left")
+    ds = await fluid.dataset(namespace, "demo") or {}
+    status = ds.get("status") or {}
+    assert status["phase"] == "NotBound"
+    assert status.get("conditions") == []
+    assert not status.get("runtimes")
+    assert not status.get("cacheStates")
+    assert not status.get("ufsTotal")
+    assert await kube.get_or_none(resources.PERSISTENT_VOLUMES, f"{namespace}-demo") is None
+    assert fluid_labels(await node_labels(kube), namespace, "demo") == {}
+    await fluid.teardown(namespace, "demo")
