@@ -263,3 +263,28 @@ async def test_runtime_deletion_waits_for_the_pvc_then_resets_the_dataset(
     assert await kube.get_or_none(resources.PERSISTENT_VOLUMES, f"{namespace}-demo") is None
     assert fluid_labels(await node_labels(kube), namespace, "demo") == {}
     await fluid.teardown(namespace, "demo")
+
+
+async def test_dataset_fails_while_workers_are_down_and_recovers(
+    fluid: FluidEnv, kube: KubeClient, namespace: str, workloads: list[str]
+) -> None:
+    await kube.create(dataset(namespace, "health", {"mounts": [{"mountPoint": HBASE, "name": "h"}]}))
+    await kube.create(runtime(namespace, "health"))
+    await bound(fluid, namespace, "health")
+    try:
+        for node in workloads:  # workers that go away cannot come back anywhere
+            await kube.merge_patch(resources.NODES, node, None, {"spec": {"unschedulable": True}})
+        await kube.delete(resources.PODS, "health-worker-0", namespace)
+
+        async def failed() -> bool:
+            return await fluid.phase(namespace, "health") == "Failed"
+        await eventually(failed, timeout=60, what="dataset Failed while no worker is ready")
+        rt = await fluid.runtime(namespace, "health") or {}
+        assert rt["status"]["workerPhase"] == "NotReady"
+    finally:
+        for node in workloads:
+            await kube.merge_patch(resources.NODES, node, None, {"spec": {"unschedulable": False}})
+    await bound(fluid, namespace, "health")
+    rt = await fluid.runtime(namespace, "health") or {}
+    assert rt["status"]["workerPhase"] == "Ready"
+    await fluid.teardown(namespace, "health")
