@@ -4,8 +4,11 @@
   removed at run time are mounted/unmounted while the Dataset passes through Updating;
 - a Dataset whose PVC a pod uses is not deleted until the pod is gone (condition + Event
   name the pod), then Dataset and runtime go with everything they created;
+- a runtime deleted while a pod uses the PVC waits (an Event names the pod), then goes and
+  resets its Dataset to NotBound;
 - the port allocator rebuilt from the cluster holds exactly the ports a runtime uses;
-- Exclusive and Shared placement and the Dataset's nodeAffinity decide where workers run.
+- Exclusive and Shared placement and the Dataset's nodeAffinity decide where workers run;
+- a bound Dataset turns Failed while no worker is ready and Bound again when they return.
 """
 
 from __future__ import annotations
