@@ -8,10 +8,17 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
+import orjson
 import structlog
 
 __all__ = ["configure"]
+
+
+def _orjson_dumps(obj: Any, **_: Any) -> str:
+    """orjson is several times faster than json on the webhook's hot path (one line per review)."""
+    return orjson.dumps(obj, default=str).decode()
 
 
 def configure(*, level: str = "info", json: bool | None = None) -> None:
@@ -23,7 +30,9 @@ def configure(*, level: str = "info", json: bool | None = None) -> None:
     as_json = (not sys.stderr.isatty()) if json is None else json
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
+        structlog.processors.JSONRenderer(serializer=_orjson_dumps)
+        if as_json
+        else structlog.dev.ConsoleRenderer()
     )
     structlog.configure(
         processors=[

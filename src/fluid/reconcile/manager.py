@@ -58,7 +58,7 @@ class Manager:
     def __init__(self, client: KubeClient, config: ManagerConfig | None = None) -> None:
         self.client = client
         self.config = config or ManagerConfig()
-        self._informers: dict[tuple[Resource, str | None], Informer] = {}
+        self._informers: dict[tuple[Resource, str | None, str | None], Informer] = {}
         self._controllers: list[Controller] = []
         self._runnables: list[tuple[str, Runnable]] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -73,14 +73,23 @@ class Manager:
 
     # -- composition -------------------------------------------------------------------------------
 
-    def informer(self, resource: Resource, *, namespace: str | None = None, **kwargs: Any) -> Informer:
-        """The shared informer for a resource; created on first use, before ``run``."""
-        key = (resource, namespace)
+    def informer(
+        self, resource: Resource, *, namespace: str | None = None,
+        label_selector: str | None = None, **kwargs: Any,
+    ) -> Informer:
+        """The shared informer for a resource (and namespace and selector); created on first use.
+
+        Callers asking for the same resource, namespace and label selector share one cache;
+        a different selector gets its own informer.
+        """
+        key = (resource, namespace, label_selector)
         if key not in self._informers:
             transform = self.config.transforms.get(resource)
             if transform is not None:
                 kwargs.setdefault("transform", transform)
-            self._informers[key] = Informer(self.client, resource, namespace=namespace, **kwargs)
+            self._informers[key] = Informer(
+                self.client, resource, namespace=namespace, label_selector=label_selector, **kwargs
+            )
         return self._informers[key]
 
     def add_controller(self, controller: Controller) -> None:
