@@ -255,16 +255,22 @@ _MAX_LABEL_NAME = 63
 """The name part of a label key (after ``prefix/``) is at most 63 characters."""
 
 
-def dataset_id(namespace: str, name: str) -> str:
-    """``<ns>-<name>``: the identity used in PV names and ``fluid.io/dataset-id``."""
-    return f"{namespace}-{name}"
+def dataset_id(namespace: str, name: str, *, uid: str | None = None) -> str:
+    """``<ns>-<name>``: the identity used in PV names and ``fluid.io/dataset-id``.
+
+    As upstream, 63 characters or more fall back to the dataset UID when it is known.
+    """
+    value = f"{namespace}-{name}"
+    return uid if len(value) >= _MAX_LABEL_NAME and uid else value
 
 
 def _label_key(stem: str, namespace: str, name: str, uid: str | None) -> str:
-    key_name = f"{stem}{namespace}-{name}"
-    if len(key_name) >= _MAX_LABEL_NAME and uid:
-        key_name = f"{stem}{uid}"
-    return LABEL_PREFIX + key_name
+    # Upstream measures the whole key, ``fluid.io/`` included, against 63 characters (stricter
+    # than Kubernetes needs); we match it so node labels are the same keys upstream writes.
+    key = f"{LABEL_PREFIX}{stem}{namespace}-{name}"
+    if len(key) >= _MAX_LABEL_NAME and uid:
+        key = f"{LABEL_PREFIX}{stem}{uid}"
+    return key
 
 
 def common_label(namespace: str, name: str, *, uid: str | None = None) -> str:
