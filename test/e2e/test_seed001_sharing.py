@@ -35,7 +35,7 @@ from fluid.api import install, kinds
 from fluid.controllers import ControllerContext
 from fluid.engines.alluxio.fake import FakeAlluxioMaster
 from fluid.engines.base import EngineConfig, EngineSettings
-from fluid.kube import KubeClient, errors, resources
+from fluid.kube import KubeClient, errors, resources, slim
 from fluid.reconcile import Manager, ManagerConfig
 from fluid.scheduling.ports import PortAllocator, PortRange
 from fluid.testing import pki
@@ -119,7 +119,7 @@ async def fluid(kube: KubeClient, master: FakeAlluxioMaster) -> AsyncIterator[Ma
     settings = EngineSettings(executor=master.executor(), ports=PortAllocator(PortRange(20000, 26000)),
                               config=EngineConfig(sync_retry_seconds=0.0), resync_seconds=1.0,
                               setup_retry_seconds=1.0)
-    manager = Manager(kube, ManagerConfig(health_port=None))
+    manager = Manager(kube, ManagerConfig(health_port=None, transforms=slim.TRANSFORMS))
     controllers.setup_all(manager, ControllerContext(client=kube, engines=settings), ["*"])
     task = asyncio.create_task(manager.run())
     try:

@@ -31,7 +31,7 @@ from fluid import controllers
 from fluid.api import constants, install, kinds
 from fluid.controllers import ControllerContext
 from fluid.engines.base import EngineConfig, EngineSettings, RecordingExecutor
-from fluid.kube import KubeClient, resources
+from fluid.kube import KubeClient, resources, slim
 from fluid.reconcile import Manager, ManagerConfig
 from fluid.scheduling.ports import PortAllocator, PortRange
 from fluid.testing import controlplane
@@ -83,7 +83,7 @@ async def fifth_node(kube: KubeClient, workloads: list[str]) -> AsyncIterator[st
 @contextlib.asynccontextmanager
 async def fluid(kube: KubeClient, settings: EngineSettings) -> AsyncIterator[Manager]:
     """The Dataset and runtime controllers, as the controller-manager runs them."""
-    manager = Manager(kube, ManagerConfig(health_port=None))
+    manager = Manager(kube, ManagerConfig(health_port=None, transforms=slim.TRANSFORMS))
     controllers.setup_all(manager, ControllerContext(client=kube, engines=settings),
                           ["dataset", "runtime"])
     task = asyncio.create_task(manager.run())

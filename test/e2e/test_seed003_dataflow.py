@@ -36,7 +36,7 @@ from fluid.api import install, kinds
 from fluid.controllers import ControllerContext
 from fluid.engines.alluxio.fake import FakeAlluxioMaster
 from fluid.engines.base import EngineConfig, EngineSettings
-from fluid.kube import KubeClient, resources
+from fluid.kube import KubeClient, resources, slim
 from fluid.reconcile import Manager, ManagerConfig
 from fluid.scheduling.ports import PortAllocator, PortRange
 from fluid.testing import controlplane
@@ -100,7 +100,7 @@ def engine_settings() -> EngineSettings:
 @contextlib.asynccontextmanager
 async def fluid(kube: KubeClient) -> AsyncIterator[Manager]:
     """Every registered Fluid controller, in one manager, as the controller-manager runs them."""
-    manager = Manager(kube, ManagerConfig(health_port=None))
+    manager = Manager(kube, ManagerConfig(health_port=None, transforms=slim.TRANSFORMS))
     context = ControllerContext(client=kube, engines=engine_settings())
     controllers.setup_all(manager, context, ["*"])
     task = asyncio.create_task(manager.run())

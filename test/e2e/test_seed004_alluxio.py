@@ -30,7 +30,7 @@ from fluid.controllers import ControllerContext, setup_all
 from fluid.engines.alluxio.engine import AlluxioEngine
 from fluid.engines.alluxio.fake import FakeAlluxioMaster
 from fluid.engines.base import EngineConfig, EngineSettings, RecordingExecutor
-from fluid.kube import KubeClient, resources
+from fluid.kube import KubeClient, resources, slim
 from fluid.reconcile import Manager, ManagerConfig
 from fluid.scheduling.ports import PortAllocator, PortRange, load_from_cluster, owner_key
 from fluid.testing.wait import eventually
@@ -80,7 +80,7 @@ async def controllers(
         factories={kinds.ALLUXIO_RUNTIME.kind: AlluxioEngine}, ports=ports, executor=executor,
         config=EngineConfig(sync_retry_seconds=0.0), resync_seconds=1.0, setup_retry_seconds=1.0,
     )
-    manager = Manager(kube, ManagerConfig(health_port=None))
+    manager = Manager(kube, ManagerConfig(health_port=None, transforms=slim.TRANSFORMS))
     setup_all(manager, ControllerContext(client=kube, engines=settings), ["dataset", "runtime"])
     task = asyncio.create_task(manager.run())
     await eventually(lambda: manager.ready or task.done(), timeout=30, what="caches synced")

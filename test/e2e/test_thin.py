@@ -33,7 +33,7 @@ from fluid import controllers
 from fluid.api import constants, install, kinds
 from fluid.controllers import ControllerContext
 from fluid.engines.base import EngineConfig, EngineSettings, RecordingExecutor
-from fluid.kube import KubeClient, resources
+from fluid.kube import KubeClient, resources, slim
 from fluid.reconcile import Manager, ManagerConfig
 from fluid.testing.wait import eventually
 
@@ -80,7 +80,7 @@ async def profile(kube: KubeClient) -> AsyncIterator[str]:
 @contextlib.asynccontextmanager
 async def fluid(kube: KubeClient, settings: EngineSettings) -> AsyncIterator[Manager]:
     """The Dataset, reference and runtime controllers, as the controller-manager runs them."""
-    manager = Manager(kube, ManagerConfig(health_port=None))
+    manager = Manager(kube, ManagerConfig(health_port=None, transforms=slim.TRANSFORMS))
     controllers.setup_all(manager, ControllerContext(client=kube, engines=settings),
                           ["dataset", "reference", "runtime"])
     task = asyncio.create_task(manager.run())

@@ -19,6 +19,7 @@ from typing import Any
 import structlog
 
 from fluid import controllers
+from fluid.engines.base import EngineSettings
 from fluid.kube import KubeClient, slim
 from fluid.observability import logging as fluid_logging
 from fluid.reconcile.leaderelection import LeaderElectionConfig
@@ -51,6 +52,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--retry-period", type=float, default=2.0, help="seconds")
     parser.add_argument("--controllers", default=env("FLUID_CONTROLLERS", "*"),
                         help="comma-separated controller names to run, '*' for all")
+    parser.add_argument(
+        "--runtime-node-port-range", default=env("FLUID_PORT_RANGE", "20000-26000"),
+        help="host ports handed to HostNetwork runtimes, as FROM-TO",
+    )
+    parser.add_argument("--runtime-resync-seconds", type=float, default=90.0,
+                        help="periodic Sync of a ready runtime (cache states, labels, metadata)")
     parser.add_argument("--log-level", default=env("FLUID_LOG_LEVEL", "info"))
     parser.add_argument("--log-json", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--webhook-port", type=int, default=int(env("FLUID_WEBHOOK_PORT", "9443")),
@@ -75,7 +82,12 @@ def build_manager(args: argparse.Namespace, client: KubeClient) -> Manager:
         transforms=slim.TRANSFORMS,
     )
     manager = Manager(client, config)
-    context = controllers.ControllerContext(client=client, namespace=args.namespace)
+    engines = EngineSettings(
+        port_range=args.runtime_node_port_range, resync_seconds=args.runtime_resync_seconds
+    )
+    context = controllers.ControllerContext(
+        client=client, namespace=args.namespace, engines=engines
+    )
     enabled = [c.strip() for c in args.controllers.split(",") if c.strip()]
     names = controllers.setup_all(manager, context, enabled)
     if args.webhook_port:

@@ -264,8 +264,7 @@ _STDOUT, _STDERR, _ERROR = 1, 2, 3
 class ApiPodExecutor:
     """``PodExecutor`` over the API server's ``pods/exec`` subresource (websocket, v4 channels).
 
-    Uses the KubeClient's HTTP session and credentials. (``KubeClient`` has no public
-    websocket call yet; this reaches its session through ``websocket_session``.)
+    Uses the KubeClient's websocket call, so its session and credentials.
     """
 
     def __init__(self, client: KubeClient) -> None:
@@ -278,22 +277,20 @@ class ApiPodExecutor:
         params: list[tuple[str, str]] = [("container", container), ("stdout", "true"),
                                          ("stderr", "true")]
         params += [("command", word) for word in command]
-        url = self._client.host + resources.PODS.path(namespace, pod, "exec")
+        path = resources.PODS.path(namespace, pod, "exec")
         try:
             async with asyncio.timeout(timeout):
-                return await self._stream(url, params)
+                return await self._stream(path, params)
         except aiohttp.ClientResponseError as exc:
             raise CommandFailed(command, None, f"exec in {namespace}/{pod}: HTTP {exc.status} "
                                 f"{exc.message}") from exc
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise CommandFailed(command, None, f"exec in {namespace}/{pod}: {exc!r}") from exc
 
-    async def _stream(self, url: str, params: list[tuple[str, str]]) -> ExecResult:
-        session, headers = await _websocket_session(self._client)
+    async def _stream(self, path: str, params: list[tuple[str, str]]) -> ExecResult:
         stdout, stderr, status = bytearray(), bytearray(), b""
-        async with session.ws_connect(
-            url, params=params, headers=headers, protocols=(_EXEC_PROTOCOL,),
-        ) as ws:
+        ws = await self._client.websocket(path, params=params, protocols=(_EXEC_PROTOCOL,))
+        async with ws:
             async for msg in ws:
                 data = msg.data if isinstance(msg.data, bytes) else b""
                 if not data:
@@ -320,13 +317,6 @@ def _exit_code(status: bytes) -> int:
         if cause.get("reason") == "ExitCode":
             return int(cause.get("message") or 1)
     return 1
-
-
-async def _websocket_session(client: KubeClient) -> tuple[Any, dict[str, str]]:
-    # private access on purpose: KubeClient lacks a websocket call (see ApiPodExecutor)
-    api = client._api
-    headers = await client._headers(None, "*/*")
-    return api.rest_client.pool_manager, headers
 
 
 @attrs.frozen
@@ -1235,7 +1225,8 @@ class CacheEngine(abc.ABC):
             self._last_metadata_sync = time.monotonic()
             await self.patch_dataset_status(snap, {"ufsTotal": CALCULATING, "fileNum": CALCULATING})
             self._metadata_task = asyncio.create_task(self.ufs_usage(snap))
-            with contextlib.suppress(TimeoutError):
+            # A quick answer is used at once; a failure is handled by _finish_metadata below.
+            with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(self._metadata_task), 0.5)
             if self._metadata_task.done():
                 return await self._finish_metadata(snap) or CALCULATING
@@ -1338,7 +1329,7 @@ class CacheEngine(abc.ABC):
             LABEL_APP_COMPONENT: "worker",
         })
         return {str(p["spec"]["nodeName"]) for p in pods
-                if (p.get("spec") or {}).get("nodeName") and _pod_ready(p)
+                if (p.get("spec") or {}).get("nodeName") and pod_ready(p)
                 and not (p.get("metadata") or {}).get("deletionTimestamp")}
 
     async def sync_node_labels(self, snap: Snapshot) -> None:
@@ -1438,7 +1429,10 @@ def _created_by_fluid(obj: Obj) -> bool:
     return annotations.get(c.ANNOTATION_CREATED_BY) == "fluid"
 
 
-def _pod_ready(pod: Obj) -> bool:
+def pod_ready(pod: Mapping[str, Any]) -> bool:
+    """Ready and not being deleted: a terminating worker no longer counts as a cache node."""
+    if (pod.get("metadata") or {}).get("deletionTimestamp"):
+        return False
     for cond in (pod.get("status") or {}).get("conditions") or ():
         if cond.get("type") == "Ready":
             return bool(cond.get("status") == "True")

@@ -300,6 +300,20 @@ class KubeClient:
             obj = {**obj, "metadata": {**obj.get("metadata", {}), "namespace": namespace}}
         return await self.apply(obj, res=res)
 
+    async def websocket(
+        self, path: str, *, params: builtins.list[tuple[str, str]], protocols: tuple[str, ...]
+    ) -> aiohttp.ClientWebSocketResponse:
+        """A connected websocket to ``path`` (pod exec, attach), authenticated like every call.
+
+        The caller closes it (``async with await client.websocket(...) as ws``).
+        """
+        session: aiohttp.ClientSession = self._api.rest_client.pool_manager
+        headers = await self._headers(None, "*/*")
+        return await session.ws_connect(
+            self._host + path, params=params, headers=headers, protocols=protocols,
+            server_hostname=self._api.rest_client.server_hostname,
+        )
+
     # -- writes ------------------------------------------------------------------------------
 
     async def create(

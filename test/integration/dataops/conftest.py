@@ -19,7 +19,7 @@ import pytest
 from fluid.api import install
 from fluid.controllers import ControllerContext
 from fluid.controllers.dataops import backup, load, migrate, process
-from fluid.kube import KubeClient
+from fluid.kube import KubeClient, slim
 from fluid.reconcile import Manager, ManagerConfig
 
 sys.path.insert(0, str(Path(__file__).parent))  # dataops_support
@@ -34,7 +34,7 @@ async def fluid_crds(kube: KubeClient) -> list[str]:
 @pytest.fixture
 async def dataops(kube: KubeClient, fluid_crds: list[str], workloads: list[str]) -> AsyncIterator[Manager]:
     """A manager running the four operation controllers."""
-    manager = Manager(kube, ManagerConfig(health_port=None))
+    manager = Manager(kube, ManagerConfig(health_port=None, transforms=slim.TRANSFORMS))
     context = ControllerContext(client=kube)
     for module in (load, backup, migrate, process):
         module.setup(manager, context)

@@ -14,14 +14,13 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from conftest import running
-from dataops_support import bound_dataset, delete_dataset_volume, ensure_service_account
+from dataops_support import bound_dataset, delete_dataset_volume, ensure_service_account, running
 
 from fluid.api import kinds
 from fluid.controllers import ControllerContext, reference
 from fluid.engines import base
 from fluid.engines.reference import ReferenceEngine
-from fluid.kube import KubeClient, events, resources
+from fluid.kube import KubeClient, events, resources, slim
 from fluid.reconcile import Manager, ManagerConfig
 from fluid.scheduling.ports import PortAllocator
 from fluid.testing.wait import eventually
@@ -78,7 +77,7 @@ async def snapshot(kube: KubeClient, namespace: str) -> base.Snapshot:
 
 @contextlib.asynccontextmanager
 async def reference_controller(kube: KubeClient) -> AsyncIterator[Manager]:
-    manager = Manager(kube, ManagerConfig(health_port=None))
+    manager = Manager(kube, ManagerConfig(health_port=None, transforms=slim.TRANSFORMS))
     reference.setup(manager, ControllerContext(client=kube))
     async with running(manager):
         yield manager

@@ -9,7 +9,9 @@ from typing import Any
 
 from fluid.api import constants, kinds
 from fluid.engines import base
-from fluid.kube import KubeClient, resources
+from fluid.kube import KubeClient, events, resources
+from fluid.reconcile import Manager
+from fluid.scheduling.ports import PortAllocator, PortRange
 from fluid.testing.wait import eventually
 
 Obj = dict[str, Any]
@@ -131,3 +133,23 @@ async def namespace_text(kube: KubeClient, namespace: str,
         found, _ = await kube.list_all(r, namespace)
         items += found
     return json.dumps(items)
+
+
+WATCHED = (resources.PODS, resources.STATEFULSETS, resources.DAEMONSETS, resources.NODES)
+
+
+class EngineEnv:
+    """What a runtime controller gives its engines, built from a running Manager."""
+
+    def __init__(self, kube: KubeClient, manager: Manager) -> None:
+        self.kube = kube
+        self.manager = manager
+        self.view = base.InformerView({r: manager.informer(r) for r in WATCHED})
+        self.ports = PortAllocator(PortRange(14000, 14999))
+        self.executor = base.RecordingExecutor()
+        self.recorder = events.EventRecorder(kube, "fluid-test")
+
+    def deps(self) -> base.EngineDeps:
+        return base.EngineDeps(client=self.kube, view=self.view, ports=self.ports,
+                               events=self.recorder, executor=self.executor,
+                               config=base.EngineConfig(sync_retry_seconds=0.0))

@@ -11,8 +11,7 @@ import base64
 from typing import Any
 
 import pytest
-from conftest import EngineEnv
-from engines_driver import Driver, component, leftovers, namespace_text, wait_ready_pods
+from engines_driver import Driver, EngineEnv, component, leftovers, namespace_text, wait_ready_pods
 
 from fluid.api import constants, kinds
 from fluid.engines.base import RuntimeKey

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 import structlog
-from conftest import EngineEnv
 from engines_driver import (
     Driver,
+    EngineEnv,
     component,
     label_node,
     leftovers,

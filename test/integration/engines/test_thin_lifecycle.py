@@ -16,8 +16,15 @@ from typing import Any
 
 import pytest
 import structlog
-from conftest import EngineEnv
-from engines_driver import Driver, component, label_node, leftovers, namespace_text, wait_ready_pods
+from engines_driver import (
+    Driver,
+    EngineEnv,
+    component,
+    label_node,
+    leftovers,
+    namespace_text,
+    wait_ready_pods,
+)
 
 from fluid.api import constants, kinds
 from fluid.engines.base import RuntimeKey

@@ -20,7 +20,7 @@ from fluid.controllers import ControllerContext, setup_all
 from fluid.engines.alluxio.engine import AlluxioEngine
 from fluid.engines.alluxio.fake import FakeAlluxioMaster
 from fluid.engines.base import EngineConfig, EngineSettings
-from fluid.kube import KubeClient
+from fluid.kube import KubeClient, slim
 from fluid.reconcile import Manager, ManagerConfig
 from fluid.scheduling.ports import PortAllocator, PortRange, load_from_cluster
 from fluid.testing.wait import eventually
@@ -45,7 +45,7 @@ async def fluid(kube: KubeClient, fluid_crds: list[str], workloads: list[str]) -
         factories={kinds.ALLUXIO_RUNTIME.kind: AlluxioEngine}, ports=ports, executor=executor,
         config=EngineConfig(sync_retry_seconds=0.0), resync_seconds=1.0, setup_retry_seconds=1.0,
     )
-    manager = Manager(kube, ManagerConfig(health_port=None))
+    manager = Manager(kube, ManagerConfig(health_port=None, transforms=slim.TRANSFORMS))
     setup_all(manager, ControllerContext(client=kube, engines=settings), ["dataset", "runtime"])
     task = asyncio.create_task(manager.run())
     try:

@@ -537,11 +537,11 @@ class OperationReconciler:
             status["infos"] = self._kind.infos(op, await self._target_or_none(op), pod)
             if not self._kind.distributed(op):
                 status["nodeAffinity"] = await self._node_affinity(op, pod)
+        await self._announce(op, outcome.succeeded, outcome.message or outcome.reason)
         await self._set_status(op, status)
         for resource, name in self._kind.companions(op):
             await self._client.delete(resource, name, op.namespace)
         await self._release(op)
-        await self._announce(op, outcome.succeeded, outcome.message or outcome.reason)
 
     async def _announce(self, op: Operation, succeeded: bool, detail: str) -> None:
         if succeeded:
@@ -698,8 +698,9 @@ class OperationReconciler:
         """Stay Pending with a Waiting condition saying why; raises _Stop."""
         existing = [c for c in op.status.get("conditions") or () if c.get("type") == WAITING]
         if not existing or existing[0].get("reason") != reason or existing[0].get("message") != message:
-            await self._set_status(op, {"conditions": [self._condition(WAITING, reason, message)]})
+            # The Event goes first: whoever sees the condition can then find the Event too.
             await self._events.record(op.obj, events.NORMAL, "DataOperationWaiting", message)
+            await self._set_status(op, {"conditions": [self._condition(WAITING, reason, message)]})
             log.info("operation_waiting", reason=reason, detail=message)
         raise _Stop(Result(requeue_after=WAIT_RECHECK))
 
@@ -710,13 +711,13 @@ class OperationReconciler:
             for c in op.status.get("conditions") or ()
         ):
             return Result()
+        await self._events.record(op.obj, events.WARNING, reason, message)
         await self._set_status(op, {
             "phase": OperationPhase.FAILED.value,
             "duration": "-" if op.status.get("duration") in (None, UNFINISHED) else op.status["duration"],
             "conditions": [self._condition(OperationPhase.FAILED, reason, message)],
             "waitingFor": {"operationComplete": False},
         })
-        await self._events.record(op.obj, events.WARNING, reason, message)
         log.warning("operation_rejected", reason=reason, detail=message)
         if op.model is not None:
             await self._release(op)

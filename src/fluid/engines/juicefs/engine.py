@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import structlog
 
@@ -123,7 +123,7 @@ class JuiceFSEngine(CacheEngine):
             base.LABEL_APP_INSTANCE: self.key.name,
             base.LABEL_APP_COMPONENT: "worker",
         })
-        return sorted(p["metadata"]["name"] for p in pods if _ready(p))
+        return sorted(p["metadata"]["name"] for p in pods if base.pod_ready(p))
 
     async def ufs_usage(self, snap: Snapshot) -> UfsUsage | None:
         pods = self.ready_worker_pods()
@@ -151,13 +151,6 @@ class JuiceFSEngine(CacheEngine):
         capacity = int(per_worker or 0) * len(pods)
         ratio = f"{hits * 100 / (hits + misses):.1f}%" if hits + misses else None
         return CacheUsage(capacity_bytes=capacity, cached_bytes=int(cached), hit_ratio=ratio)
-
-
-def _ready(pod: Mapping[str, Any]) -> bool:
-    if (pod.get("metadata") or {}).get("deletionTimestamp"):
-        return False
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (pod.get("status") or {}).get("conditions") or [])
 
 
 def factory(deps: EngineDeps, key: RuntimeKey) -> JuiceFSEngine:

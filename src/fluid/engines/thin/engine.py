@@ -258,7 +258,7 @@ class ThinEngine(CacheEngine):
             base.LABEL_APP_INSTANCE: self.key.name,
             base.LABEL_APP_COMPONENT: "fuse",
         })
-        return sorted((p for p in pods if _ready(p)), key=lambda p: str(p["metadata"]["name"]))
+        return sorted((p for p in pods if base.pod_ready(p)), key=lambda p: str(p["metadata"]["name"]))
 
     async def ufs_usage(self, snap: Snapshot) -> UfsUsage | None:
         pods = self._fuse_pods()
@@ -270,13 +270,6 @@ class ThinEngine(CacheEngine):
         pod, target = str(pods[0]["metadata"]["name"]), self.fluid_path()
         return UfsUsage(total_bytes=await runner.used_bytes(pod, target),
                         file_count=await runner.file_count(pod, target))
-
-
-def _ready(pod: Mapping[str, Any]) -> bool:
-    if (pod.get("metadata") or {}).get("deletionTimestamp"):
-        return False
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (pod.get("status") or {}).get("conditions") or [])
 
 
 def factory(deps: EngineDeps, key: RuntimeKey) -> ThinEngine:
