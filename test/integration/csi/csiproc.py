@@ -11,7 +11,9 @@ socket the test reaches with real gRPC.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
+import json
 import os
 import shutil
 import signal
@@ -248,3 +250,14 @@ def mount_capability(
         mount=csi_pb2.VolumeCapability.MountVolume(),
         access_mode=csi_pb2.VolumeCapability.AccessMode(mode=mode),
     )
+
+
+def log_events(text: str) -> list[dict[str, Any]]:
+    """The JSON log events in a process's output (other lines are skipped)."""
+    events = []
+    for line in text.splitlines():
+        with contextlib.suppress(ValueError):
+            parsed = json.loads(line)
+            if isinstance(parsed, dict):
+                events.append(parsed)
+    return events
