@@ -307,6 +307,11 @@ def exclusive_value(namespace: str, name: str) -> str:
 
 # -- finalizers ------------------------------------------------------------------------------
 
+BACKUP_METADATA_FILE = "metadata-backup-{name}-{namespace}.gz"
+"""A DataBackup's metadata file (upstream's name), in the backup directory."""
+BACKUP_INFO_FILE = "{name}-{namespace}.yaml"
+"""Its statistics file (``dataset``, ``namespace``, ``ufstotal``, ``filenum``) next to it."""
+
 DATASET_FINALIZER = "fluid-dataset-controller-finalizer"
 RUNTIME_FINALIZERS: dict[RuntimeType, str] = {
     t: f"{t.value}-runtime-controller-finalizer" for t in RuntimeType

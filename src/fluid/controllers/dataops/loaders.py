@@ -20,6 +20,7 @@ from typing import Any
 
 import attrs
 
+from fluid.api import constants
 from fluid.api.constants import RuntimeType
 
 __all__ = [
@@ -44,10 +45,8 @@ Obj = dict[str, Any]
 DATA_MOUNT = "/data"
 """Where a loader or migrate pod mounts the dataset's PVC when its runtime needs a mount."""
 
-BACKUP_METADATA_FILE = "metadata-backup-{name}-{namespace}.gz"
-"""The metadata backup's file name (upstream's), in the backup directory."""
-BACKUP_INFO_FILE = "{name}-{namespace}.yaml"
-"""The statistics file (``dataset``, ``namespace``, ``ufstotal``, ``filenum``) next to it."""
+BACKUP_METADATA_FILE = constants.BACKUP_METADATA_FILE
+BACKUP_INFO_FILE = constants.BACKUP_INFO_FILE
 
 DEFAULT_IMAGES: Mapping[str, str] = {
     RuntimeType.ALLUXIO: "alluxio/alluxio-dev:2.9.0",

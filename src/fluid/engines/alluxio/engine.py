@@ -20,6 +20,7 @@ from fluid.api.alluxio import AlluxioRuntimeSpec
 from fluid.api.converter import StructureError, structure
 from fluid.engines import base
 from fluid.engines.alluxio import manifests
+from fluid.engines.alluxio import ops as ops_module
 from fluid.engines.alluxio.ops import AlluxioOps, ExecAlluxioOps
 from fluid.kube import resources
 
@@ -71,7 +72,12 @@ class AlluxioEngine(base.CacheEngine):
         return manifests.render(
             self.spec(snap), ctx=ctx, mounts=snap.mounts,
             shared_options=dict(snap.dataset_spec.get("sharedOptions") or {}),
-            fluid_path=self.fluid_path(),
+            fluid_path=self.fluid_path(), restore=self._restore(snap),
+        )
+
+    def _restore(self, snap: base.Snapshot) -> manifests.RestoreSource | None:
+        return manifests.restore_source(
+            snap.dataset_spec, name=self.key.name, namespace=self.key.namespace
         )
 
     def hcfs(self, snap: base.Snapshot, ctx: base.RenderContext) -> base.Obj | None:
@@ -140,6 +146,16 @@ class AlluxioEngine(base.CacheEngine):
                 await self._mount(snap, mount)
 
     async def ufs_usage(self, snap: base.Snapshot) -> base.UfsUsage | None:
+        restore = self._restore(snap)
+        if restore is not None:
+            # Restored from a DataBackup: its statistics stand in for a scan of the UFS.
+            text = await self.ops.read_file(restore.info_file)
+            try:
+                total, files = ops_module.parse_backup_info(text)
+            except ValueError as exc:
+                raise base.CommandFailed(["cat", restore.info_file], None, str(exc)) from exc
+            self.log.info("metadata_restored", source=restore.info_file, files=files)
+            return base.UfsUsage(total_bytes=total, file_count=files)
         await self.ops.load_metadata("/")
         counted = await self.ops.count("/")
         return base.UfsUsage(total_bytes=counted.total_bytes, file_count=counted.files)

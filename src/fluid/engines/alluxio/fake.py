@@ -36,6 +36,14 @@ class FakeAlluxioMaster:
     used_bytes: int = 0
     mounts: dict[tuple[str, str], dict[str, str]] = attrs.field(factory=dict)
     """(namespace, alluxio path) -> ufs, per master namespace."""
+    files_in_pod: dict[str, str] = attrs.field(factory=dict)
+    """Contents of files in the master's filesystem, by path (for ``cat``)."""
+
+    def _cat(self, call: ExecCall) -> ExecResult:
+        path = call.command[-1]
+        if path not in self.files_in_pod:
+            return ExecResult("", f"cat: {path}: No such file or directory", 1)
+        return ExecResult(self.files_in_pod[path])
 
     def _mount(self, call: ExecCall) -> ExecResult:
         words = call.command[3:]
@@ -79,6 +87,7 @@ class FakeAlluxioMaster:
             ("alluxio", "fs", "unmount"): self._unmount,
             ("alluxio", "fs", "count"): self._count,
             ("alluxio", "fsadmin", "report", "summary"): self._summary,
+            ("cat",): self._cat,
         }
 
     def executor(self) -> RecordingExecutor:

@@ -381,12 +381,53 @@ def _statefulset(
     }
 
 
-def _master(spec: AlluxioRuntimeSpec, ctx: base.RenderContext) -> Obj:
+RESTORE_DIR = "/fluid-restore"
+"""Where the master sees a Dataset's ``dataRestoreLocation``."""
+
+
+@attrs.frozen
+class RestoreSource:
+    """A DataBackup to start from instead of scanning the UFS (``dataRestoreLocation``)."""
+
+    volume: Obj
+    node_name: str | None
+    metadata_file: str
+    info_file: str
+
+
+def restore_source(dataset_spec: Mapping[str, Any], *, name: str, namespace: str) -> RestoreSource | None:
+    """The backup a Dataset asks to be restored from: ``pvc://<claim>/<subpath>`` or
+    ``local://<host dir>`` (then on ``nodeName``, where the backup was written)."""
+    location = dataset_spec.get("dataRestoreLocation") or {}
+    path = str(location.get("path") or "")
+    directory = RESTORE_DIR
+    if path.startswith("pvc://"):
+        claim, _, subpath = path.removeprefix("pvc://").partition("/")
+        volume: Obj = {"name": "fluid-restore",
+                       "persistentVolumeClaim": {"claimName": claim, "readOnly": True}}
+        directory = f"{RESTORE_DIR}/{subpath.strip('/')}".rstrip("/")
+    elif path.startswith("local://"):
+        volume = {"name": "fluid-restore",
+                  "hostPath": {"path": path.removeprefix("local://"), "type": "Directory"}}
+    else:
+        return None
+    return RestoreSource(
+        volume=volume, node_name=location.get("nodeName") or None,
+        metadata_file=f"{directory}/" + c.BACKUP_METADATA_FILE.format(name=name, namespace=namespace),
+        info_file=f"{directory}/" + c.BACKUP_INFO_FILE.format(name=name, namespace=namespace),
+    )
+
+
+def _master(spec: AlluxioRuntimeSpec, ctx: base.RenderContext, restore: RestoreSource | None = None) -> Obj:
     name = ctx.key.name
     image, policy = _image(spec)
     ports = resolved_ports(spec, ctx.ports)
     conf_volume, conf_mount = _config_volume(name)
     mounts = [conf_mount, *(u.volume_mount for u in ctx.ufs)]
+    extra_volumes: list[Obj] = []
+    if restore is not None:
+        mounts.append({"name": "fluid-restore", "mountPath": RESTORE_DIR, "readOnly": True})
+        extra_volumes.append(restore.volume)
     env_common = {"ALLUXIO_MASTER_HOSTNAME": f"{name}-master-0"}
     master = _container(
         name=MASTER_CONTAINER, image=image, policy=policy, args=["master-only", "--no-format"],
@@ -404,14 +445,23 @@ def _master(spec: AlluxioRuntimeSpec, ctx: base.RenderContext) -> Obj:
     )
     pod = _pod_spec(
         host=host_network(spec.master), containers=[master, job_master],
-        volumes=[conf_volume, *(u.volume for u in ctx.ufs), *(spec.volumes or [])], ctx=ctx,
-        node_selector=spec.master.node_selector if spec.master else None,
+        volumes=[conf_volume, *(u.volume for u in ctx.ufs), *extra_volumes, *(spec.volumes or [])],
+        ctx=ctx, node_selector=_master_node_selector(spec, restore),
         pull_secrets=spec.image_pull_secrets,
     )
     meta = _pod_metadata(ctx, "master", [spec.pod_metadata,
                                          spec.master.pod_metadata if spec.master else None])
     return _statefulset(name=f"{name}-master", ctx=ctx, component="master",
                         replicas=_master_replicas(spec), pod_meta=meta, pod_spec=pod)
+
+
+def _master_node_selector(
+    spec: AlluxioRuntimeSpec, restore: RestoreSource | None
+) -> Mapping[str, str] | None:
+    selector = dict(spec.master.node_selector or {}) if spec.master else {}
+    if restore is not None and restore.node_name and "hostPath" in restore.volume:
+        selector["kubernetes.io/hostname"] = restore.node_name  # a local backup lives there
+    return selector or None
 
 
 def _master_service(spec: AlluxioRuntimeSpec, ctx: base.RenderContext) -> Obj:
@@ -520,14 +570,16 @@ def _config(props: Mapping[str, str], ctx: base.RenderContext) -> Obj:
 
 def render(
     spec: AlluxioRuntimeSpec, *, ctx: base.RenderContext, mounts: Sequence[Mapping[str, Any]],
-    shared_options: Mapping[str, str], fluid_path: str,
+    shared_options: Mapping[str, str], fluid_path: str, restore: RestoreSource | None = None,
 ) -> list[Obj]:
     """ConfigMap, master Service and StatefulSet, worker StatefulSet, FUSE DaemonSet."""
     props = properties(spec, ctx=ctx, mounts=mounts, shared_options=shared_options)
+    if restore is not None:
+        props["alluxio.master.journal.init.from.backup"] = restore.metadata_file
     return [
         _config(props, ctx),
         _master_service(spec, ctx),
-        _master(spec, ctx),
+        _master(spec, ctx, restore),
         _worker(spec, ctx),
         _fuse(spec, ctx, fluid_path),
     ]

@@ -16,6 +16,7 @@ from typing import Protocol
 
 import attrs
 
+from fluid.api.quantity import parse_quantity
 from fluid.engines.base import CommandFailed, ExecResult, PodExecutor
 
 __all__ = [
@@ -122,6 +123,8 @@ class AlluxioOps(Protocol):
 
     async def free(self, alluxio_path: str, *, timeout_seconds: int) -> None: ...
 
+    async def read_file(self, path: str) -> str: ...
+
 
 class ExecAlluxioOps:
     """``AlluxioOps`` by exec in the master pod."""
@@ -163,6 +166,10 @@ class ExecAlluxioOps:
         await self._run(["alluxio", "fs", "loadMetadata", "-R", alluxio_path],
                         timeout=self._timeout * 10)
 
+    async def read_file(self, path: str) -> str:
+        """A file in the master's own filesystem (a mounted backup's statistics)."""
+        return await self._run(["cat", path])
+
     async def count(self, alluxio_path: str) -> CountResult:
         stdout = await self._run(["alluxio", "fs", "count", alluxio_path])
         try:
@@ -190,3 +197,20 @@ def _redacted(command: Sequence[str]) -> list[str]:
             key = result[i + 1].partition("=")[0]
             result[i + 1] = f"{key}=***"
     return result
+
+
+def parse_backup_info(text: str) -> tuple[int, int]:
+    """(UFS bytes, file count) from a DataBackup's statistics file.
+
+    Its ``ufstotal`` is the Dataset's human-readable ``ufsTotal`` (``3.31GiB``).
+    """
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            fields[key.strip()] = value.strip().strip("'\"")
+    try:
+        total = parse_quantity(fields["ufstotal"].removesuffix("B"))
+        return int(total), int(fields["filenum"])
+    except (KeyError, ValueError) as exc:
+        raise ValueError(f"backup statistics are incomplete or malformed: {exc}") from exc
