@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from fluid.api import install
 from fluid.kube import KubeClient, resources
 from fluid.testing import controlplane, pki
 
@@ -93,6 +94,12 @@ async def kube(control_plane: Any) -> AsyncIterator[KubeClient]:
     client = await KubeClient.connect(control_plane.kubeconfig)
     yield client
     await client.close()
+
+
+@pytest.fixture(scope="session")
+async def fluid_crds(kube: KubeClient) -> list[str]:
+    """Fluid's CRDs, generated from the models, installed and Established once per session."""
+    return await install.install_crds(kube)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from fluid.api import install, kinds
+from fluid.api import kinds
 from fluid.kube import KubeClient, errors, resources
 from fluid.testing import pki, wait
 from fluid.webhook import admission, server
@@ -30,11 +30,6 @@ if _DATA not in sys.path:
 
 WEBHOOK_CONFIG = "fluid-api-test-validation"
 WEBHOOK_NAME = "validate.data.fluid.io"
-
-
-@pytest.fixture(scope="session")
-async def fluid_crds(kube: KubeClient) -> list[str]:
-    return await install.install_crds(kube)
 
 
 def _webhook_configuration(port: int, ca_pem: bytes) -> dict[str, Any]:

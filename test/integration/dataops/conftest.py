@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from fluid.api import install
 from fluid.controllers import ControllerContext
 from fluid.controllers.dataops import backup, load, migrate, process
 from fluid.kube import KubeClient, slim
@@ -24,11 +23,6 @@ from fluid.reconcile import Manager, ManagerConfig
 
 sys.path.insert(0, str(Path(__file__).parent))  # dataops_support
 from dataops_support import running
-
-
-@pytest.fixture(scope="session")
-async def fluid_crds(kube: KubeClient) -> list[str]:
-    return await install.install_crds(kube)
 
 
 @pytest.fixture

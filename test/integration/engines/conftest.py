@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from fluid.api import install
 from fluid.kube import KubeClient, slim
 from fluid.reconcile import Manager, ManagerConfig
 from fluid.testing.wait import eventually
@@ -23,11 +22,6 @@ from fluid.testing.wait import eventually
 sys.path.insert(0, str(Path(__file__).parent))  # engines_driver
 
 from engines_driver import EngineEnv
-
-
-@pytest.fixture(scope="session")
-async def fluid_crds(kube: KubeClient) -> list[str]:
-    return await install.install_crds(kube)
 
 
 @pytest.fixture

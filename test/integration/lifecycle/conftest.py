@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from fluid.api import install, kinds
+from fluid.api import kinds
 from fluid.controllers import ControllerContext, setup_all
 from fluid.engines.alluxio.engine import AlluxioEngine
 from fluid.engines.alluxio.fake import FakeAlluxioMaster
@@ -28,11 +28,6 @@ from fluid.testing.wait import eventually
 sys.path.insert(0, str(Path(__file__).parent))  # lifecycle_support
 
 from lifecycle_support import FluidEnv, GiB
-
-
-@pytest.fixture(scope="session")
-async def fluid_crds(kube: KubeClient) -> list[str]:
-    return await install.install_crds(kube)
 
 
 @pytest.fixture
