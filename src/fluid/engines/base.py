@@ -319,6 +319,38 @@ def _exit_code(status: bytes) -> int:
     return 1
 
 
+class ContainerExec:
+    """Runs commands in one container of a runtime's pods; a non-zero exit is ``CommandFailed``.
+
+    The common part of each engine's pod-exec ops (``ops.py``), which add the commands
+    and the parsing of their output.
+    """
+
+    def __init__(self, executor: PodExecutor, *, namespace: str, container: str,
+                 timeout: float) -> None:
+        self._executor = executor
+        self._namespace = namespace
+        self._container = container
+        self._timeout = timeout
+
+    async def _run(self, pod: str, command: list[str]) -> str:
+        result = await self._executor.exec(namespace=self._namespace, pod=pod,
+                                           container=self._container, command=command,
+                                           timeout=self._timeout)
+        if result.exit_code != 0:
+            raise CommandFailed(command, result)
+        return result.stdout
+
+
+def parse_df_used(output: str, mount_path: str) -> int:
+    """The ``Used`` column of the ``df --block-size=1`` line mounted on ``mount_path``."""
+    for line in output.splitlines():
+        fields = line.split()
+        if len(fields) == 6 and fields[5] == mount_path:
+            return int(fields[2])
+    raise ValueError(f"{mount_path} is not in the df output")
+
+
 @attrs.frozen
 class ExecCall:
     namespace: str

@@ -17,7 +17,7 @@ from typing import Protocol
 
 import attrs
 
-from fluid.engines.base import CommandFailed, PodExecutor
+from fluid.engines.base import CommandFailed, ContainerExec
 
 __all__ = ["ExecGooseFSOps", "GooseFSOps", "MountRequest", "mount_command", "parse_count",
            "parse_mounts", "parse_summary"]
@@ -102,23 +102,8 @@ class GooseFSOps(Protocol):
     async def free(self, pod: str) -> None: ...
 
 
-class ExecGooseFSOps:
+class ExecGooseFSOps(ContainerExec):
     """``GooseFSOps`` over pod exec in the master container."""
-
-    def __init__(self, executor: PodExecutor, *, namespace: str, container: str,
-                 timeout: float) -> None:
-        self._executor = executor
-        self._namespace = namespace
-        self._container = container
-        self._timeout = timeout
-
-    async def _run(self, pod: str, command: list[str]) -> str:
-        result = await self._executor.exec(namespace=self._namespace, pod=pod,
-                                           container=self._container, command=command,
-                                           timeout=self._timeout)
-        if result.exit_code != 0:
-            raise CommandFailed(command, result)
-        return result.stdout
 
     async def mounted(self, pod: str) -> dict[str, str]:
         return parse_mounts(await self._run(pod, ["goosefs", "fs", "mount"]))

@@ -13,7 +13,7 @@ from typing import Protocol
 
 import attrs
 
-from fluid.engines.base import CommandFailed, PodExecutor
+from fluid.engines.base import CommandFailed, ContainerExec
 
 __all__ = ["CacheReport", "ExecJindoOps", "JindoOps", "parse_human_size", "parse_report"]
 
@@ -57,23 +57,8 @@ class JindoOps(Protocol):
     async def refresh_cachesets(self, pod: str) -> None: ...
 
 
-class ExecJindoOps:
+class ExecJindoOps(ContainerExec):
     """``JindoOps`` over pod exec in the master container."""
-
-    def __init__(self, executor: PodExecutor, *, namespace: str, container: str,
-                 timeout: float) -> None:
-        self._executor = executor
-        self._namespace = namespace
-        self._container = container
-        self._timeout = timeout
-
-    async def _run(self, pod: str, command: list[str]) -> str:
-        result = await self._executor.exec(namespace=self._namespace, pod=pod,
-                                           container=self._container, command=command,
-                                           timeout=self._timeout)
-        if result.exit_code != 0:
-            raise CommandFailed(command, result)
-        return result.stdout
 
     async def report(self, pod: str, *, memory: bool) -> CacheReport:
         return parse_report(await self._run(pod, ["jindocache", "-report"]), memory=memory)

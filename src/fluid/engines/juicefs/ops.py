@@ -13,7 +13,7 @@ import shlex
 from collections.abc import Mapping
 from typing import Protocol
 
-from fluid.engines.base import CommandFailed, PodExecutor
+from fluid.engines.base import CommandFailed, ContainerExec, parse_df_used
 
 __all__ = ["ExecJuiceFSOps", "JuiceFSOps", "parse_df_used", "parse_stats"]
 
@@ -26,15 +26,6 @@ class JuiceFSOps(Protocol):
     async def file_count(self, pod: str, mount_path: str) -> int: ...
 
     async def stats(self, pod: str, mount_path: str) -> Mapping[str, float]: ...
-
-
-def parse_df_used(output: str, mount_path: str) -> int:
-    """The ``Used`` column of the ``df --block-size=1`` line mounted on ``mount_path``."""
-    for line in output.splitlines():
-        fields = line.split()
-        if len(fields) == 6 and fields[5] == mount_path:
-            return int(fields[2])
-    raise ValueError(f"{mount_path} is not in the df output")
 
 
 def parse_stats(output: str) -> dict[str, float]:
@@ -54,23 +45,8 @@ def parse_stats(output: str) -> dict[str, float]:
     return found
 
 
-class ExecJuiceFSOps:
+class ExecJuiceFSOps(ContainerExec):
     """``JuiceFSOps`` over pod exec in one container (the worker's, by default)."""
-
-    def __init__(self, executor: PodExecutor, *, namespace: str, container: str,
-                 timeout: float) -> None:
-        self._executor = executor
-        self._namespace = namespace
-        self._container = container
-        self._timeout = timeout
-
-    async def _run(self, pod: str, command: list[str]) -> str:
-        result = await self._executor.exec(namespace=self._namespace, pod=pod,
-                                           container=self._container, command=command,
-                                           timeout=self._timeout)
-        if result.exit_code != 0:
-            raise CommandFailed(command, result)
-        return result.stdout
 
     async def used_bytes(self, pod: str, mount_path: str) -> int:
         command = ["df", "--block-size=1"]

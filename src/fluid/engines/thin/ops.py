@@ -11,7 +11,7 @@ from __future__ import annotations
 import shlex
 from typing import Protocol
 
-from fluid.engines.base import CommandFailed, PodExecutor
+from fluid.engines.base import CommandFailed, ContainerExec, parse_df_used
 
 __all__ = ["ExecThinOps", "ThinOps", "parse_df_used"]
 
@@ -22,32 +22,8 @@ class ThinOps(Protocol):
     async def file_count(self, pod: str, target: str) -> int: ...
 
 
-def parse_df_used(output: str, target: str) -> int:
-    """The ``Used`` column of the ``df --block-size=1`` line mounted on ``target``."""
-    for line in output.splitlines():
-        fields = line.split()
-        if len(fields) == 6 and fields[5] == target:
-            return int(fields[2])
-    raise ValueError(f"{target} is not in the df output")
-
-
-class ExecThinOps:
+class ExecThinOps(ContainerExec):
     """``ThinOps`` over pod exec in the FUSE container."""
-
-    def __init__(self, executor: PodExecutor, *, namespace: str, container: str,
-                 timeout: float) -> None:
-        self._executor = executor
-        self._namespace = namespace
-        self._container = container
-        self._timeout = timeout
-
-    async def _run(self, pod: str, command: list[str]) -> str:
-        result = await self._executor.exec(namespace=self._namespace, pod=pod,
-                                           container=self._container, command=command,
-                                           timeout=self._timeout)
-        if result.exit_code != 0:
-            raise CommandFailed(command, result)
-        return result.stdout
 
     async def used_bytes(self, pod: str, target: str) -> int:
         command = ["df", "--block-size=1"]
