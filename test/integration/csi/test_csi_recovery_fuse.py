@@ -60,12 +60,17 @@ async def _kill_and_restart(
     fuse.kill()
     assert csiproc.read_errno(ns.path(target + "/hello.txt")) == (None, errno.ENOTCONN)
     fuse.restart()
+
+    def mounts_at_target() -> list[list[str]]:
+        return [ln.split(" ") for ln in ns.mountinfo().splitlines() if ln.split(" ")[4] == target]
+
+    # A read-only re-bind is a bind then a read-only remount: wait for the settled state.
     await csiproc.eventually(
-        lambda: csiproc.read_errno(ns.path(target + "/hello.txt")) == (CONTENT, None),
-        what="the pod's volume to be readable again", timeout=20,
+        lambda: csiproc.read_errno(ns.path(target + "/hello.txt")) == (CONTENT, None)
+        and all("ro" in m[5].split(",") for m in mounts_at_target()),
+        what="the pod's volume to be readable again, read-only", timeout=20,
     )
-    at_target = [ln.split(" ") for ln in ns.mountinfo().splitlines()
-                 if ln.split(" ")[4] == target]
+    at_target = mounts_at_target()
     assert len(at_target) == 1, "the dead bind must be replaced, not stacked"
     assert "ro" in at_target[0][5].split(","), "the re-bind keeps the read-only mode"
 
