@@ -78,7 +78,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     fluid_logging.configure(level=args.log_level, json=args.log_json)
     asyncio.run(server.serve(settings_from_args(args)))
-    sys.exit(0)
+    # The server stopped gracefully. Exit without the interpreter's atexit join of worker
+    # threads: one stuck in stat() on a dead FUSE mount can never be joined, and waiting on
+    # it would hang until the kubelet's SIGKILL.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
