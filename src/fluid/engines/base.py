@@ -32,7 +32,7 @@ import datetime
 import posixpath
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import aiohttp
 import attrs
@@ -40,6 +40,8 @@ import orjson
 import structlog
 
 from fluid.api import constants as c
+from fluid.api import converter
+from fluid.api.dataset import Dataset
 from fluid.api.kinds import BY_KIND, KindInfo
 from fluid.api.quantity import format_binary, parse_quantity
 from fluid.kube import KubeClient, errors, resources
@@ -158,6 +160,18 @@ class EngineConfig:
 
 class ValidationFailed(ValueError):
     """The runtime or Dataset spec is wrong in a way only the user can fix."""
+
+
+RuntimeModel = TypeVar("RuntimeModel")
+
+
+def structure_models(snap: Snapshot, runtime_cls: type[RuntimeModel]) -> tuple[RuntimeModel, Dataset]:
+    """The runtime and its Dataset as API models; a spec that does not fit is ``ValidationFailed``."""
+    try:
+        return (converter.structure(snap.runtime, runtime_cls),
+                converter.structure(snap.dataset or {}, Dataset))
+    except converter.StructureError as exc:
+        raise ValidationFailed(str(exc)) from None
 
 
 # -- reading the cluster ------------------------------------------------------------------

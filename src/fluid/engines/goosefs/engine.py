@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from fluid.api import constants, converter
+from fluid.api import constants
 from fluid.api.dataset import Dataset
 from fluid.api.goosefs import GooseFSRuntime, GooseFSRuntimeSpec
 from fluid.engines.base import (
@@ -29,6 +29,7 @@ from fluid.engines.base import (
     ValidationFailed,
     is_native,
     mount_path_in_namespace,
+    structure_models,
 )
 from fluid.engines.goosefs import manifests, ops
 
@@ -38,11 +39,7 @@ DEFAULT_CLEAN_ATTEMPTS = 3
 
 
 def _models(snap: Snapshot) -> tuple[GooseFSRuntime, Dataset]:
-    try:
-        return (converter.structure(snap.runtime, GooseFSRuntime),
-                converter.structure(snap.dataset or {}, Dataset))
-    except converter.StructureError as exc:
-        raise ValidationFailed(str(exc)) from None
+    return structure_models(snap, GooseFSRuntime)
 
 
 class GooseFSEngine(CacheEngine):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from fluid.api import constants, converter
+from fluid.api import constants
 from fluid.api.constants import MediumType
 from fluid.api.dataset import Dataset
 from fluid.api.jindo import JindoRuntime, JindoRuntimeSpec
@@ -28,6 +28,7 @@ from fluid.engines.base import (
     UfsUsage,
     ValidationFailed,
     is_native,
+    structure_models,
 )
 from fluid.engines.jindo import manifests, ops
 
@@ -35,11 +36,7 @@ __all__ = ["JindoEngine", "factory"]
 
 
 def _models(snap: Snapshot) -> tuple[JindoRuntime, Dataset]:
-    try:
-        return (converter.structure(snap.runtime, JindoRuntime),
-                converter.structure(snap.dataset or {}, Dataset))
-    except converter.StructureError as exc:
-        raise ValidationFailed(str(exc)) from None
+    return structure_models(snap, JindoRuntime)
 
 
 class JindoEngine(CacheEngine):

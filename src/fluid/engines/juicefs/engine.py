@@ -16,7 +16,7 @@ from typing import ClassVar
 
 import structlog
 
-from fluid.api import constants, converter
+from fluid.api import constants
 from fluid.api.dataset import Dataset
 from fluid.api.juicefs import JuiceFSRuntime, JuiceFSRuntimeSpec
 from fluid.engines import base
@@ -30,6 +30,7 @@ from fluid.engines.base import (
     Snapshot,
     UfsUsage,
     ValidationFailed,
+    structure_models,
 )
 from fluid.engines.juicefs import manifests, ops
 from fluid.kube import resources
@@ -55,12 +56,7 @@ def images_from_env(environ: Mapping[str, str] | None = None) -> manifests.Image
 
 
 def _models(snap: Snapshot) -> tuple[JuiceFSRuntime, Dataset]:
-    try:
-        runtime = converter.structure(snap.runtime, JuiceFSRuntime)
-        dataset = converter.structure(snap.dataset or {}, Dataset)
-    except converter.StructureError as exc:
-        raise ValidationFailed(str(exc)) from None
-    return runtime, dataset
+    return structure_models(snap, JuiceFSRuntime)
 
 
 class JuiceFSEngine(CacheEngine):

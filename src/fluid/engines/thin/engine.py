@@ -35,6 +35,7 @@ from fluid.engines.base import (
     Snapshot,
     UfsUsage,
     ValidationFailed,
+    structure_models,
 )
 from fluid.engines.thin import manifests, ops
 from fluid.kube import errors, resources
@@ -56,11 +57,7 @@ class _Inputs:
 
 
 def _models(snap: Snapshot) -> tuple[ThinRuntime, Dataset]:
-    try:
-        return (converter.structure(snap.runtime, ThinRuntime),
-                converter.structure(snap.dataset or {}, Dataset))
-    except converter.StructureError as exc:
-        raise ValidationFailed(str(exc)) from None
+    return structure_models(snap, ThinRuntime)
 
 
 def _pvc_claims(mounts: Sequence[Mapping[str, Any]]) -> list[str]:
