@@ -18,7 +18,6 @@ while ``production/spark`` refers to it (a condition says which).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import sys
@@ -30,15 +29,14 @@ from typing import Any
 import pytest
 import yaml
 
-from fluid import controllers
 from fluid.api import install, kinds
-from fluid.controllers import ControllerContext
 from fluid.engines.alluxio.fake import FakeAlluxioMaster
 from fluid.engines.base import EngineConfig, EngineSettings
-from fluid.kube import KubeClient, errors, resources, slim
-from fluid.reconcile import Manager, ManagerConfig
+from fluid.kube import KubeClient, errors, resources
+from fluid.reconcile import Manager
 from fluid.scheduling.ports import PortAllocator, PortRange
 from fluid.testing import pki
+from fluid.testing.managers import running_controllers
 from fluid.testing.wait import eventually
 from fluid.webhook import admission, server
 
@@ -119,17 +117,8 @@ async def fluid(kube: KubeClient, master: FakeAlluxioMaster) -> AsyncIterator[Ma
     settings = EngineSettings(executor=master.executor(), ports=PortAllocator(PortRange(20000, 26000)),
                               config=EngineConfig(sync_retry_seconds=0.0), resync_seconds=1.0,
                               setup_retry_seconds=1.0)
-    manager = Manager(kube, ManagerConfig(health_port=None, transforms=slim.TRANSFORMS))
-    controllers.setup_all(manager, ControllerContext(client=kube, engines=settings), ["*"])
-    task = asyncio.create_task(manager.run())
-    try:
-        await eventually(lambda: manager.ready or task.done(), timeout=60, what="controllers ready")
-        if task.done():
-            task.result()
+    async with running_controllers(kube, ["*"], engines=settings) as manager:
         yield manager
-    finally:
-        manager.stop()
-        await asyncio.wait_for(task, 30)
 
 
 async def columns(kube: KubeClient, namespace: str, name: str = "spark") -> tuple[Any, ...]:

@@ -20,7 +20,6 @@ missing dataset fails with a message saying what to do.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import copy
 import uuid
@@ -31,15 +30,14 @@ from typing import Any
 import pytest
 import yaml
 
-from fluid import controllers
 from fluid.api import install, kinds
-from fluid.controllers import ControllerContext
 from fluid.engines.alluxio.fake import FakeAlluxioMaster
 from fluid.engines.base import EngineConfig, EngineSettings
-from fluid.kube import KubeClient, resources, slim
-from fluid.reconcile import Manager, ManagerConfig
+from fluid.kube import KubeClient, resources
+from fluid.reconcile import Manager
 from fluid.scheduling.ports import PortAllocator, PortRange
 from fluid.testing import controlplane
+from fluid.testing.managers import running_controllers
 from fluid.testing.wait import eventually
 
 pytestmark = [pytest.mark.cluster, pytest.mark.workloads]
@@ -100,18 +98,8 @@ def engine_settings() -> EngineSettings:
 @contextlib.asynccontextmanager
 async def fluid(kube: KubeClient) -> AsyncIterator[Manager]:
     """Every registered Fluid controller, in one manager, as the controller-manager runs them."""
-    manager = Manager(kube, ManagerConfig(health_port=None, transforms=slim.TRANSFORMS))
-    context = ControllerContext(client=kube, engines=engine_settings())
-    controllers.setup_all(manager, context, ["*"])
-    task = asyncio.create_task(manager.run())
-    try:
-        await eventually(lambda: manager.ready or task.done(), timeout=60, what="controllers ready")
-        if task.done():
-            task.result()
+    async with running_controllers(kube, ["*"], engines=engine_settings()) as manager:
         yield manager
-    finally:
-        manager.stop()
-        await asyncio.wait_for(task, 30)
 
 
 @pytest.fixture

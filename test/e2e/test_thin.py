@@ -14,7 +14,6 @@ a recorded fake, and its commands are asserted exactly.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import copy
@@ -29,12 +28,11 @@ import pytest
 import structlog
 import yaml
 
-from fluid import controllers
 from fluid.api import constants, install, kinds
-from fluid.controllers import ControllerContext
 from fluid.engines.base import EngineConfig, EngineSettings, RecordingExecutor
-from fluid.kube import KubeClient, resources, slim
-from fluid.reconcile import Manager, ManagerConfig
+from fluid.kube import KubeClient, resources
+from fluid.reconcile import Manager
+from fluid.testing.managers import running_controllers
 from fluid.testing.wait import eventually
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "engines"))
@@ -80,18 +78,10 @@ async def profile(kube: KubeClient) -> AsyncIterator[str]:
 @contextlib.asynccontextmanager
 async def fluid(kube: KubeClient, settings: EngineSettings) -> AsyncIterator[Manager]:
     """The Dataset, reference and runtime controllers, as the controller-manager runs them."""
-    manager = Manager(kube, ManagerConfig(health_port=None, transforms=slim.TRANSFORMS))
-    controllers.setup_all(manager, ControllerContext(client=kube, engines=settings),
-                          ["dataset", "reference", "runtime"])
-    task = asyncio.create_task(manager.run())
-    try:
-        await eventually(lambda: manager.ready or task.done(), timeout=60, what="controllers ready")
-        if task.done():
-            task.result()
+    async with running_controllers(
+        kube, ["dataset", "reference", "runtime"], engines=settings
+    ) as manager:
         yield manager
-    finally:
-        manager.stop()
-        await asyncio.wait_for(task, 30)
 
 
 async def get(kube: KubeClient, kind: str, namespace: str) -> Obj:

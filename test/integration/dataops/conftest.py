@@ -22,7 +22,7 @@ from fluid.kube import KubeClient, slim
 from fluid.reconcile import Manager, ManagerConfig
 
 sys.path.insert(0, str(Path(__file__).parent))  # dataops_support
-from dataops_support import running
+from fluid.testing.managers import running
 
 
 @pytest.fixture

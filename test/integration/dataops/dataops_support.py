@@ -3,30 +3,16 @@ directory on sys.path)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 from fluid.api import kinds
 from fluid.kube import KubeClient, errors, resources
-from fluid.reconcile import Manager
 from fluid.testing.wait import eventually
 
 Obj = dict[str, Any]
 
 
-@contextlib.asynccontextmanager
-async def running(manager: Manager) -> AsyncIterator[Manager]:
-    task = asyncio.create_task(manager.run())
-    try:
-        await eventually(lambda: manager.ready or task.done(), timeout=30, what="manager ready")
-        if task.done():
-            task.result()
-        yield manager
-    finally:
-        manager.stop()
-        await asyncio.wait_for(task, 30)
 
 
 

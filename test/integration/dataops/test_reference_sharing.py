@@ -14,7 +14,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from dataops_support import bound_dataset, delete_dataset_volume, ensure_service_account, running
+from dataops_support import bound_dataset, delete_dataset_volume, ensure_service_account
 
 from fluid.api import kinds
 from fluid.controllers import ControllerContext, reference
@@ -23,6 +23,7 @@ from fluid.engines.reference import ReferenceEngine
 from fluid.kube import KubeClient, events, resources, slim
 from fluid.reconcile import Manager, ManagerConfig
 from fluid.scheduling.ports import PortAllocator
+from fluid.testing.managers import running
 from fluid.testing.wait import eventually
 
 pytestmark = [pytest.mark.cluster, pytest.mark.workloads]
