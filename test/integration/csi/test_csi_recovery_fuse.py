@@ -53,6 +53,10 @@ async def _publish(
     ))
 
 
+def _recovered(logs: str) -> list[dict[str, Any]]:
+    return [e for e in csiproc.log_events(logs) if e.get("event") == "fuse_recovered"]
+
+
 async def _kill_and_restart(
     ns: csiproc.MountNamespace, fuse: csiproc.Bindfs, target: str
 ) -> None:
@@ -95,13 +99,17 @@ async def test_recovery_rebinds_after_the_fuse_server_restarts(
             lambda: csiproc.read_errno(mount_ns.path(subpath + "/part-0")) == ("rows\n", None),
             what="the container's subPath mount to be readable again",
         )
+        # Readable comes before the read-only remount and the log line: wait for the
+        # recovery of both mounts to have finished before stopping the plugin.
+        await csiproc.eventually(
+            lambda: len(_recovered(plugin.logs())) == 2, what="both recoveries to finish",
+        )
     finally:
         code = await plugin.stop()
         fuse.stop()
         print(plugin.logs())
     assert code == 0
-    recovered = [e for e in csiproc.log_events(plugin.logs()) if e.get("event") == "fuse_recovered"]
-    assert len(recovered) == 2  # the volume and the subPath
+    assert len(_recovered(plugin.logs())) == 2  # the volume and the subPath
 
 
 @pytest.fixture
