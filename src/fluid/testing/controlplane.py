@@ -5,6 +5,8 @@ kube-scheduler and kwok with fake nodes), their certificates and their work dire
 It never signals a process it did not start, and ``stop()`` leaves nothing running.
 
 Used by the test fixtures in ``test/conftest.py``, by ``hack/local-up`` and by benchmarks.
+``KwokExec`` (off unless passed; only ``hack/local-up`` passes it) lets kwok answer
+``pods/exec`` for its fake pods by running local commands.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from fluid.testing import pki
 
 __all__ = [
     "ControlPlaneError",
+    "KwokExec",
     "LocalControlPlane",
     "binaries_dir",
     "fake_node",
@@ -107,6 +110,20 @@ def fake_node(name: str, index: int, *, cpu: str = "32", memory: str = "256Gi") 
     }
 
 
+@attrs.frozen(kw_only=True)
+class KwokExec:
+    """Opt-in: kwok serves ``pods/exec`` for fake pods by running a local command instead.
+
+    ``config`` is a kwok configuration file with ``ClusterExec``/``Exec`` documents (which
+    pods and containers, the command's environment); kwok looks the command up in its own
+    ``PATH``, so ``path`` directories are put first on it. The API server is told to reach
+    kwok's kubelet-like server at the nodes' InternalIP (their Hostname does not resolve).
+    """
+
+    config: Path
+    path: tuple[Path, ...] = ()
+
+
 @attrs.define
 class _Process:
     name: str
@@ -130,9 +147,14 @@ class LocalControlPlane:
     _processes: list[_Process] = attrs.field(factory=list)
     _ca: pki.CertificateAuthority | None = None
     _nodes_created: int = 0
+    kwok_exec: KwokExec | None = None
+    """None (the default, every test fixture): exec into a fake pod fails as kwok has no target."""
 
     @classmethod
-    def create(cls, *, bin_dir: Path | None = None, workdir: Path | None = None) -> LocalControlPlane:
+    def create(
+        cls, *, bin_dir: Path | None = None, workdir: Path | None = None,
+        kwok_exec: KwokExec | None = None,
+    ) -> LocalControlPlane:
         found = bin_dir or binaries_dir()
         if found is None:
             raise ControlPlaneError(
@@ -141,7 +163,7 @@ class LocalControlPlane:
         keep = workdir is not None
         workdir = workdir or Path(tempfile.mkdtemp(prefix="fluid-cp-"))
         workdir.mkdir(parents=True, exist_ok=True)
-        return cls(bin_dir=found, workdir=workdir, keep_workdir=keep)
+        return cls(bin_dir=found, workdir=workdir, keep_workdir=keep, kwok_exec=kwok_exec)
 
     # -- paths -----------------------------------------------------------------------------------
 
@@ -292,7 +314,8 @@ class LocalControlPlane:
     def _start_apiserver(self, timeout: float) -> None:
         self.apiserver_port = free_port()
         pki_dir = self.workdir / "pki"
-        self._spawn("kube-apiserver", [
+        exec_args = ["--kubelet-preferred-address-types=InternalIP"] if self.kwok_exec else []
+        self._spawn("kube-apiserver", [*exec_args,
             f"--etcd-servers=http://127.0.0.1:{self.etcd_port}",
             "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
             f"--secure-port={self.apiserver_port}",
@@ -344,6 +367,7 @@ class LocalControlPlane:
     def _start_kwok(self) -> None:
         pki_dir = self.workdir / "pki"
         port = free_port()
+        stages = Path(__file__).parent / "data" / "kwok-stages.yaml"
         self._spawn("kwok", [
             f"--kubeconfig={self.kubeconfig}", "--manage-all-nodes=false",
             "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
@@ -351,17 +375,39 @@ class LocalControlPlane:
             f"--tls-cert-file={pki_dir / 'kwok.crt'}",
             f"--tls-private-key-file={pki_dir / 'kwok.key'}",
             "--cidr=10.244.0.0/16", "--node-lease-duration-seconds=40",
-            f"--config={Path(__file__).parent / 'data' / 'kwok-stages.yaml'}",
-        ])
+            *(f"--config={path}" for path in self._kwok_configs(stages)),
+        ], env=self._kwok_env())
+
+    def _kwok_configs(self, stages: Path) -> list[Path]:
+        """The stages; with exec, first the same options with the debugging handlers on.
+
+        kwok takes the first ``KwokConfiguration`` it reads and leaves its
+        ``enableDebuggingHandlers`` (which serve exec) off unless a file says so.
+        """
+        if self.kwok_exec is None:
+            return [stages]
+        docs = list(yaml.safe_load_all(stages.read_text()))
+        options = next(d for d in docs if d.get("kind") == "KwokConfiguration")
+        options["options"]["enableDebuggingHandlers"] = True
+        path = self.workdir / "kwok-options.yaml"
+        path.write_text(yaml.safe_dump(options))
+        return [path, stages, self.kwok_exec.config]
+
+    def _kwok_env(self) -> dict[str, str] | None:
+        """kwok's environment: ours, with the exec simulation's directories first on PATH."""
+        if self.kwok_exec is None or not self.kwok_exec.path:
+            return None
+        dirs = [str(p) for p in self.kwok_exec.path]
+        return dict(os.environ, PATH=os.pathsep.join([*dirs, os.environ.get("PATH", "")]))
 
     # -- helpers ---------------------------------------------------------------------------------
 
-    def _spawn(self, name: str, args: list[str]) -> None:
+    def _spawn(self, name: str, args: list[str], *, env: dict[str, str] | None = None) -> None:
         log_path = self.log_path(name)
         with log_path.open("ab") as log_file:
             popen = subprocess.Popen(
                 [str(self.bin_dir / name), *args], stdout=log_file, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
+                stdin=subprocess.DEVNULL, start_new_session=True, env=env,
             )
         self._processes.append(_Process(name, popen, log_path))
 
