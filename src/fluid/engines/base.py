@@ -697,6 +697,8 @@ class CacheUsage:
     capacity_bytes: int
     cached_bytes: int
     hit_ratio: str | None = None
+    ratios: Mapping[str, str] = attrs.field(factory=dict, hash=False)
+    """Further ``cacheStates`` keys the runtime reports as they are (hit and throughput ratios)."""
 
 
 def cache_states(usage: CacheUsage, ufs_total: str | None) -> dict[str, str]:
@@ -712,6 +714,7 @@ def cache_states(usage: CacheUsage, ufs_total: str | None) -> dict[str, str]:
         states["cachedPercentage"] = "0.0%"
     if usage.hit_ratio is not None:
         states["cacheHitRatio"] = usage.hit_ratio
+    states.update(usage.ratios)
     return states
 
 
