@@ -2,10 +2,12 @@
 
 Owns what differs for JindoRuntime: object names under ``<name>-jindofs-``, the values
 ConfigMap ``<name>-jindocache-values`` (upstream's engine-implementation naming), host
-ports (master/worker rpc, Raft for three masters, FUSE metrics), validation of mounts
-and tiers, the cache report and UFS size from the master, and refreshing cache sets
-when the Dataset's mounts change. Never reads Secret values: credentials are projected
-into the pods. Created by the engine registry.
+ports (master/worker rpc, Raft for three masters, FUSE metrics), validation of mounts,
+tiers and credentials, reading which Hadoop files the ``spec.hadoopConfig`` ConfigMap
+holds (each time the objects are applied; a missing ConfigMap fails setup with a message
+saying so), the cache report and UFS size from the master, and refreshing cache sets
+when the Dataset's mounts change. Never reads Secret values: ``spec.secret`` and the
+encrypt options are mounted into the pods. Created by the engine registry.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from fluid.engines.base import (
     structure_models,
 )
 from fluid.engines.jindo import manifests, ops
+from fluid.kube import resources
 
 __all__ = ["JindoEngine", "factory"]
 
@@ -52,6 +55,7 @@ class JindoEngine(CacheEngine):
                  images: manifests.Images | None = None) -> None:
         super().__init__(deps, key)
         self.images = images or manifests.Images()
+        self._hadoop: manifests.HadoopConfig | None = None
 
     @property
     def master_name(self) -> str:
@@ -72,11 +76,27 @@ class JindoEngine(CacheEngine):
     def validate(self, snap: Snapshot) -> None:
         runtime, dataset = _models(snap)
         try:
-            manifests.tier_of(runtime.spec or JindoRuntimeSpec())
-            if snap.dataset is not None:
-                manifests.mount_facts(dataset)
+            manifests.validate(runtime, dataset if snap.dataset is not None else None)
         except (manifests.RenderError, ValueError) as exc:
             raise ValidationFailed(str(exc)) from None
+
+    async def _read_hadoop_config(self, snap: Snapshot) -> manifests.HadoopConfig | None:
+        """Which Hadoop files ``spec.hadoopConfig`` holds (only the keys are kept)."""
+        name = snap.spec.get("hadoopConfig")
+        if not name:
+            return None
+        found = await self.deps.client.get_or_none(resources.CONFIGMAPS, str(name),
+                                                   self.key.namespace)
+        try:
+            return manifests.hadoop_config(str(name), None if found is None
+                                           else found.get("data") or {})
+        except manifests.RenderError as exc:
+            raise ValidationFailed(str(exc)) from None
+
+    async def apply_all(self, snap: Snapshot) -> RenderContext:
+        """Read the Hadoop ConfigMap first: ``render`` mounts the files it holds."""
+        self._hadoop = await self._read_hadoop_config(snap)
+        return await super().apply_all(snap)
 
     def port_names(self, snap: Snapshot) -> list[str]:
         runtime, _ = _models(snap)
@@ -86,7 +106,8 @@ class JindoEngine(CacheEngine):
         runtime, dataset = _models(snap)
         try:
             rendered = manifests.render(manifests.RenderInput(
-                runtime=runtime, dataset=dataset, ctx=ctx, images=self.images))
+                runtime=runtime, dataset=dataset, ctx=ctx, images=self.images,
+                hadoop=self._hadoop))
         except (manifests.RenderError, ValueError) as exc:
             raise ValidationFailed(str(exc)) from None
         return rendered.objects()

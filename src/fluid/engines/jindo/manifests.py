@@ -11,9 +11,13 @@ store paths and quotas (``1Gi`` -> ``1g``), FUSE arguments, and ports (master rp
 worker rpc 6101, raft 8103, FUSE metrics 10001 unless allocated in host network).
 
 Credentials never enter a ConfigMap: ``fs.<type>.accessKeyId`` / ``accessKeySecret``
-encrypt options are projected from their Secrets into ``/token`` and the properties name
-the JSON secret provider (``secrets:///token/``). Pure: no I/O. Called by
-``fluid.engines.jindo.engine`` and unit tests.
+encrypt options are projected from their Secrets into ``/token``, ``spec.secret`` (a
+whole Secret, e.g. an STS token) is mounted there too, and the properties name the JSON
+secret provider (``secrets:///token/``). ``spec.hadoopConfig`` mounts the user's
+``hdfs-site.xml`` / ``core-site.xml`` (which of them exist, the engine reads and passes in
+``RenderInput.hadoop``); ``spec.runAs`` sets the master's and workers' user and group and
+an init container hands them their cache directories; ``spec.user`` is ``RUN_AS_USER``.
+Pure: no I/O. Called by ``fluid.engines.jindo.engine`` and unit tests.
 """
 
 from __future__ import annotations
@@ -35,23 +39,31 @@ from fluid.api.runtime_common import Level
 from fluid.engines.base import UFS_ROOT, Obj, RenderContext, mount_path_in_namespace
 
 __all__ = [
+    "CACHE_DIRS_INIT",
     "DEFAULT_FUSE_METRICS_PORT",
     "DEFAULT_MASTER_RPC_PORT",
     "DEFAULT_RAFT_PORT",
     "DEFAULT_WORKER_RPC_PORT",
     "FUSE_CONTAINER",
+    "HADOOP_FILES",
     "MASTER_CONTAINER",
     "WORKER_CONTAINER",
+    "HadoopConfig",
     "Images",
     "Ports",
     "RenderError",
     "RenderInput",
     "Rendered",
     "fuse_name",
+    "hadoop_config",
     "master_name",
     "master_replicas",
     "port_names",
     "render",
+    "run_as",
+    "secret_schemes",
+    "token_properties",
+    "validate",
     "worker_name",
 ]
 
@@ -69,11 +81,19 @@ HA_MASTERS = 3
 FUSE_MOUNT_DIR = "/jfs"
 FUSE_MOUNT_PATH = "/jfs/jindofs-fuse"
 TOKEN_DIR = "/token"
+TOKEN_VOLUME = "jindofs-secret-token"
+TOKEN_URI = f"secrets://{TOKEN_DIR}/"
+HADOOP_VOLUME = "hdfs-confs"
+HADOOP_FILES = ("hdfs-site.xml", "core-site.xml")
+"""The Hadoop files a ``hadoopConfig`` ConfigMap may hold, each mounted at ``/<file>``."""
+CACHE_DIRS_INIT = "init-cache-dirs"
+ROOT: Mapping[str, int] = {"runAsUser": 0, "runAsGroup": 0}
 SECRET_PROVIDER = "com.aliyun.jindodata.oss.auth.CustomCredentialsProvider"
 SECRET_FORMAT = "JSON"
 DEFAULT_CACHE_PATH = "/dev/shm/"
 DEFAULT_QUOTA = "1Gi"
 _UFS_SCHEMES = ("oss", "s3", "cos", "obs", "hdfs", "dls")
+_OBJECT_STORES = ("oss", "s3", "cos", "obs", "dls")
 
 
 class RenderError(ValueError):
@@ -98,6 +118,25 @@ class Ports:
     fuse_metrics: int | None = None
 
 
+@attrs.frozen(kw_only=True)
+class HadoopConfig:
+    """The ConfigMap named by ``spec.hadoopConfig`` and the Hadoop files it holds."""
+
+    configmap: str
+    files: tuple[str, ...]
+
+
+def hadoop_config(name: str, data: Mapping[str, Any] | None) -> HadoopConfig:
+    """Which of ``HADOOP_FILES`` the ConfigMap ``name`` holds (``data`` None: not found)."""
+    if data is None:
+        raise RenderError(f"specified hadoopConfig {name!r} is not found")
+    files = tuple(f for f in HADOOP_FILES if f in data)
+    if not files:
+        raise RenderError(f"neither hdfs-site.xml nor core-site.xml is found in the specified "
+                          f"hadoopConfig ConfigMap {name!r}")
+    return HadoopConfig(configmap=name, files=files)
+
+
 PORT_MASTER_RPC = "master-rpc"
 PORT_WORKER_RPC = "worker-rpc"
 PORT_RAFT = "master-raft"
@@ -114,6 +153,12 @@ class RenderInput:
     dataset: Dataset
     ctx: RenderContext
     images: Images = Images()
+    hadoop: HadoopConfig | None = None
+    """What the engine found in ``spec.hadoopConfig`` (required when that is set)."""
+
+    @property
+    def spec(self) -> JindoRuntimeSpec:
+        return self.runtime.spec or JindoRuntimeSpec()
 
     @property
     def ports(self) -> Ports:
@@ -388,12 +433,27 @@ def mount_facts(dataset: Dataset) -> MountFacts:
     return facts
 
 
-def _provider_properties(facts: MountFacts) -> dict[str, str]:
+def secret_schemes(spec: JindoRuntimeSpec, dataset: Dataset) -> list[str]:
+    """The object stores ``spec.secret`` authenticates: each one mounted, else ``oss``."""
+    if not spec.secret:
+        return []
+    mounts = (dataset.spec.mounts if dataset.spec else None) or []
+    schemes = sorted({s for m in mounts if (s := _scheme(m.mount_point)) in _OBJECT_STORES})
+    return schemes or ["oss"]
+
+
+def _provider_schemes(facts: MountFacts, secret_schemes: Sequence[str]) -> list[str]:
+    return sorted(facts.provider_types | set(secret_schemes)
+                  | ({"oss"} if facts.bucket_tokens else set()))
+
+
+def _provider_properties(facts: MountFacts, secret_schemes: Sequence[str]) -> dict[str, str]:
+    """Client (SDK and FUSE) properties pointing each scheme at the files under /token."""
     properties: dict[str, str] = {}
-    for scheme in sorted(facts.provider_types | ({"oss"} if facts.bucket_tokens else set())):
+    for scheme in _provider_schemes(facts, secret_schemes):
         properties[f"fs.{scheme}.credentials.provider"] = SECRET_PROVIDER
-        properties[f"aliyun.{scheme}.provider.url"] = f"secrets://{TOKEN_DIR}/"
-        properties[f"fs.{scheme}.provider.endpoint"] = f"secrets://{TOKEN_DIR}/"
+        properties[f"aliyun.{scheme}.provider.url"] = TOKEN_URI
+        properties[f"fs.{scheme}.provider.endpoint"] = TOKEN_URI
         properties[f"fs.{scheme}.provider.format"] = SECRET_FORMAT
     for bucket, uri in sorted(facts.bucket_tokens.items()):
         properties[f"fs.oss.bucket.{bucket}.credentials.provider"] = SECRET_PROVIDER
@@ -401,6 +461,38 @@ def _provider_properties(facts: MountFacts) -> dict[str, str]:
         properties[f"fs.oss.bucket.{bucket}.provider.format"] = SECRET_FORMAT
         properties[f"aliyun.oss.bucket.{bucket}.provider.url"] = uri
     return properties
+
+
+def token_properties(facts: MountFacts, secret_schemes: Sequence[str]) -> dict[str, str]:
+    """The ``[jindocache-common]``/``[common]`` credential properties (names, never values)."""
+    schemes = _provider_schemes(facts, secret_schemes)
+    if not schemes:
+        return {"default.credential.provider": "none"}
+    properties = {"default.credential.provider": TOKEN_URI}
+    for scheme in schemes:
+        properties[f"jindocache.{scheme}.provider.endpoint"] = TOKEN_URI
+        properties[f"jindocache.{scheme}.provider.format"] = SECRET_FORMAT
+    for bucket, uri in sorted(facts.bucket_tokens.items()):
+        properties[f"jindocache.oss.bucket.{bucket}.credentials.provider"] = SECRET_PROVIDER
+        properties[f"jindocache.oss.bucket.{bucket}.provider.endpoint"] = uri
+        properties[f"jindocache.oss.bucket.{bucket}.provider.format"] = SECRET_FORMAT
+    return properties
+
+
+def _check_secret(spec: JindoRuntimeSpec, facts: MountFacts) -> None:
+    """``spec.secret`` fills /token with its keys: encrypt options may not write there too."""
+    if spec.secret and facts.provider_types:
+        raise RenderError(f"spec.secret {spec.secret!r} and the encryptOptions of "
+                          f"{', '.join(sorted(facts.provider_types))}:// mounts would both "
+                          "write /token/AccessKeyId; use one of them")
+
+
+def validate(runtime: JindoRuntime, dataset: Dataset | None) -> None:
+    """Everything ``render`` would reject in the runtime and Dataset, without rendering."""
+    spec = runtime.spec or JindoRuntimeSpec()
+    tier_of(spec)
+    if dataset is not None:
+        _check_secret(spec, mount_facts(dataset))
 
 
 # -- properties ----------------------------------------------------------------------------
@@ -477,7 +569,7 @@ def fuse_properties(inp: RenderInput, tier: Tier, facts: MountFacts) -> dict[str
         properties["fs.jindocache.read.only.enable"] = "true"
     for key, value in facts.file_store.items():
         properties[key.replace("jindocache", "fs", 1)] = value
-    properties.update(_provider_properties(facts))
+    properties.update(_provider_properties(facts, secret_schemes(spec, inp.dataset)))
     properties.update((spec.fuse.properties if spec.fuse else None) or {})
     return properties
 
@@ -577,11 +669,44 @@ def _config_mounts(*files: str) -> list[dict[str, Any]]:
     return [{"name": "bigboot-config", "mountPath": f"/{f}", "subPath": f} for f in files]
 
 
-def _token_volume(facts: MountFacts) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    if not facts.projections:
+def _token_volume(inp: RenderInput, facts: MountFacts
+                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``/token``: the whole ``spec.secret`` and the encrypt options' projected keys."""
+    secret = inp.spec.secret
+    if not secret and not facts.projections:
         return [], []
-    return ([{"name": "jindofs-secret-token", "projected": {"sources": facts.projections}}],
-            [{"name": "jindofs-secret-token", "mountPath": TOKEN_DIR, "readOnly": True}])
+    if secret and not facts.projections:
+        volume: dict[str, Any] = {"name": TOKEN_VOLUME, "secret": {"secretName": secret}}
+    else:
+        sources = [*([{"secret": {"name": secret}}] if secret else []), *facts.projections]
+        volume = {"name": TOKEN_VOLUME, "projected": {"sources": sources}}
+    return [volume], [{"name": TOKEN_VOLUME, "mountPath": TOKEN_DIR, "readOnly": True}]
+
+
+def _hadoop_volume(inp: RenderInput) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The user's Hadoop files from ``spec.hadoopConfig``, each at ``/<file>``."""
+    wanted = inp.spec.hadoop_config
+    if not wanted:
+        return [], []
+    found = inp.hadoop
+    if found is None or found.configmap != wanted:
+        raise RenderError(f"specified hadoopConfig {wanted!r} has not been read")
+    items = [{"key": f, "path": f} for f in found.files]
+    volume = {"name": HADOOP_VOLUME, "configMap": {"name": wanted, "items": items}}
+    mounts = [{"name": HADOOP_VOLUME, "mountPath": f"/{f}", "subPath": f, "readOnly": True}
+              for f in found.files]
+    return [volume], mounts
+
+
+def _shared_volumes(inp: RenderInput, facts: MountFacts
+                    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """What master, workers and FUSE all mount: credentials, Hadoop files, local UFS."""
+    volumes: list[dict[str, Any]] = []
+    mounts: list[dict[str, Any]] = []
+    for more_volumes, more_mounts in (_token_volume(inp, facts), _hadoop_volume(inp), _ufs(inp)):
+        volumes += more_volumes
+        mounts += more_mounts
+    return volumes, mounts
 
 
 def _ufs(inp: RenderInput) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -630,7 +755,9 @@ def _pull_secrets(spec: JindoRuntimeSpec, comp: JindoCompTemplateSpec | JindoFus
 
 def _pod_spec(inp: RenderInput, *, comp: JindoCompTemplateSpec | JindoFuseSpec | None,
               containers: list[dict[str, Any]], volumes: list[dict[str, Any]],
-              node_selector: Mapping[str, str], tolerations: list[dict[str, Any]]) -> dict[str, Any]:
+              node_selector: Mapping[str, str], tolerations: list[dict[str, Any]],
+              security: Mapping[str, int] = ROOT,
+              init_containers: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     spec = inp.runtime.spec or JindoRuntimeSpec()
     hn = host_network(inp.runtime)
     pod: dict[str, Any] = {
@@ -640,6 +767,8 @@ def _pod_spec(inp: RenderInput, *, comp: JindoCompTemplateSpec | JindoFuseSpec |
         "nodeSelector": dict(node_selector),
         "tolerations": tolerations,
         "restartPolicy": "Always",
+        "securityContext": dict(security),
+        **({"initContainers": list(init_containers)} if init_containers else {}),
         "containers": containers,
         "volumes": [*volumes, *[dict(v) for v in spec.volumes or []
                                 if any(m.get("name") == v.get("name")
@@ -679,35 +808,71 @@ def _workload(inp: RenderInput, *, kind: str, name: str, component: str,
             "metadata": _meta(inp, name, {"role": role}), "spec": body}
 
 
+def _smartdata(inp: RenderInput) -> tuple[str, str]:
+    """Image and pull policy of masters and workers (``jindoVersion`` over the defaults)."""
+    version = inp.spec.jindo_version
+    image = _image(inp.images.smartdata, version.image if version else None,
+                   version.image_tag if version else None)
+    return image, (version.image_pull_policy if version else None) or inp.images.pull_policy
+
+
+def run_as(spec: JindoRuntimeSpec) -> dict[str, int]:
+    """The master's and workers' pod securityContext: ``runAs``, else root (as upstream)."""
+    user = spec.run_as
+    if user is None:
+        return dict(ROOT)
+    return {"runAsUser": user.uid, "runAsGroup": user.gid, "fsGroup": user.gid}
+
+
+def _cache_dirs_init(inp: RenderInput, paths: Sequence[str],
+                     mounts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """With ``runAs``: a root init container creating the cache directories for that user.
+
+    Only the per-dataset directories are chowned, never the tier's root path; the paths
+    are arguments of the script, never spliced into it."""
+    user = inp.spec.run_as
+    if user is None:
+        return []
+    image, pull_policy = _smartdata(inp)
+    script = f'mkdir -p "$@" && chown -R {int(user.uid)}:{int(user.gid)} "$@"'
+    return [{"name": CACHE_DIRS_INIT, "image": image, "imagePullPolicy": pull_policy,
+             "command": ["sh", "-c", script, CACHE_DIRS_INIT, *paths],
+             "securityContext": dict(ROOT), "volumeMounts": mounts}]
+
+
+def _user_env(spec: JindoRuntimeSpec) -> dict[str, str]:
+    """``spec.user``: the user Jindo's entrypoint runs the processes as."""
+    return {"RUN_AS_USER": spec.user} if spec.user else {}
+
+
 def _master(inp: RenderInput, tier: Tier, meta_path: str, facts: MountFacts) -> dict[str, Any]:
-    spec = inp.runtime.spec or JindoRuntimeSpec()
+    spec = inp.spec
     master = spec.master
     data_vols, data_mounts = _data_volumes([meta_path], tier)
-    token_vols, token_mounts = _token_volume(facts)
-    pvc_vols, pvc_mounts = _ufs(inp)
+    shared_vols, shared_mounts = _shared_volumes(inp, facts)
     ports = [{"name": "rpc", "containerPort": inp.ports.master_rpc}]
-    env = {"CLIENT_NAMESPACE_RPC_ADDRESS": rpc_address(inp)}
+    env = {"CLIENT_NAMESPACE_RPC_ADDRESS": rpc_address(inp), **_user_env(spec)}
     if master_replicas(inp.runtime) == HA_MASTERS:
         ports.append({"name": "raft", "containerPort": inp.ports.raft or DEFAULT_RAFT_PORT})
+    image, pull_policy = _smartdata(inp)
     container = {
         "name": MASTER_CONTAINER,
-        "image": _image(inp.images.smartdata, spec.jindo_version.image if spec.jindo_version
-                        else None, spec.jindo_version.image_tag if spec.jindo_version else None),
-        "imagePullPolicy": (spec.jindo_version.image_pull_policy if spec.jindo_version else None)
-        or inp.images.pull_policy,
+        "image": image,
+        "imagePullPolicy": pull_policy,
         "command": ["/entrypoint.sh"],
         "args": ["master"],
         "env": _env(env, master.env if master else None),
         "ports": ports,
         "resources": dict((master.resources if master else None) or {}),
         "volumeMounts": [*_config_mounts("jindocache.cfg", "cacheset.xml", "jindosdk.cfg"),
-                         *data_mounts, *token_mounts, *pvc_mounts,
+                         *data_mounts, *shared_mounts,
                          *[dict(m) for m in (master.volume_mounts if master else None) or []]],
     }
     pod = _pod_spec(inp, comp=master, containers=[container],
-                    volumes=[*data_vols, *pvc_vols, *token_vols, _config_volume(inp)],
+                    volumes=[*data_vols, *shared_vols, _config_volume(inp)],
                     node_selector=(master.node_selector if master else None) or {},
-                    tolerations=_tolerations(inp, master))
+                    tolerations=_tolerations(inp, master), security=run_as(spec),
+                    init_containers=_cache_dirs_init(inp, [meta_path], data_mounts))
     return _workload(inp, kind="StatefulSet", name=master_name(inp.runtime.name),
                      component="master", pod_spec=pod, comp=master,
                      replicas=master_replicas(inp.runtime))
@@ -718,33 +883,33 @@ def _config_volume(inp: RenderInput) -> dict[str, Any]:
             "configMap": {"name": f"{full_name(inp.runtime.name)}-config"}}
 
 
-def _worker(inp: RenderInput, tier: Tier, facts: MountFacts) -> dict[str, Any]:
-    spec = inp.runtime.spec or JindoRuntimeSpec()
+def _worker(inp: RenderInput, tier: Tier, paths: Sequence[str],
+            facts: MountFacts) -> dict[str, Any]:
+    spec = inp.spec
     worker = spec.worker
     name = inp.runtime.name
     data_vols, data_mounts = _data_volumes(list(tier.paths), tier)
-    token_vols, token_mounts = _token_volume(facts)
-    pvc_vols, pvc_mounts = _ufs(inp)
+    shared_vols, shared_mounts = _shared_volumes(inp, facts)
+    image, pull_policy = _smartdata(inp)
     container = {
         "name": WORKER_CONTAINER,
-        "image": _image(inp.images.smartdata, spec.jindo_version.image if spec.jindo_version
-                        else None, spec.jindo_version.image_tag if spec.jindo_version else None),
-        "imagePullPolicy": (spec.jindo_version.image_pull_policy if spec.jindo_version else None)
-        or inp.images.pull_policy,
+        "image": image,
+        "imagePullPolicy": pull_policy,
         "command": ["/entrypoint.sh"],
         "args": ["worker"],
-        "env": _env({"STORAGE_NAMESPACE_RPC_ADDRESS": rpc_address(inp)},
+        "env": _env({"STORAGE_NAMESPACE_RPC_ADDRESS": rpc_address(inp), **_user_env(spec)},
                     worker.env if worker else None),
         "ports": [{"name": "rpc", "containerPort": inp.ports.worker_rpc}],
         "resources": dict((worker.resources if worker else None) or {}),
         "volumeMounts": [*_config_mounts("jindocache.cfg", "jindosdk.cfg"), *data_mounts,
-                         *token_mounts, *pvc_mounts,
+                         *shared_mounts,
                          *[dict(m) for m in (worker.volume_mounts if worker else None) or []]],
     }
     pod = _pod_spec(inp, comp=worker, containers=[container],
-                    volumes=[*data_vols, *pvc_vols, *token_vols, _config_volume(inp)],
+                    volumes=[*data_vols, *shared_vols, _config_volume(inp)],
                     node_selector=(worker.node_selector if worker else None) or {},
-                    tolerations=_tolerations(inp, worker))
+                    tolerations=_tolerations(inp, worker), security=run_as(spec),
+                    init_containers=_cache_dirs_init(inp, paths, data_mounts))
     if inp.ctx.worker_affinity:
         pod["affinity"] = dict(inp.ctx.worker_affinity)
     return _workload(inp, kind="StatefulSet", name=worker_name(name), component="worker",
@@ -752,12 +917,12 @@ def _worker(inp: RenderInput, tier: Tier, facts: MountFacts) -> dict[str, Any]:
 
 
 def _fuse(inp: RenderInput, tier: Tier, facts: MountFacts) -> dict[str, Any]:
-    spec = inp.runtime.spec or JindoRuntimeSpec()
+    """The FUSE client stays root whatever ``runAs`` says: mounting needs it."""
+    spec = inp.spec
     fuse = spec.fuse or JindoFuseSpec()
     namespace, name = inp.runtime.namespace, inp.runtime.name
     data_vols, data_mounts = _data_volumes(list(tier.paths), tier)
-    token_vols, token_mounts = _token_volume(facts)
-    pvc_vols, pvc_mounts = _ufs(inp)
+    shared_vols, shared_mounts = _shared_volumes(inp, facts)
     host_path = inp.ctx.fuse_mount_path
     args = fuse_args(inp.runtime, inp.dataset)
     if not any(a.startswith("-ometrics_port=") for a in args):
@@ -772,7 +937,7 @@ def _fuse(inp: RenderInput, tier: Tier, facts: MountFacts) -> dict[str, Any]:
         "env": _env({"CLIENT_NAMESPACE_RPC_ADDRESS": rpc_address(inp),
                      "FLUID_FUSE_MOUNTPOINT": FUSE_MOUNT_PATH,
                      "FLUID_RUNTIME_TYPE": RUNTIME_TYPE, "FLUID_RUNTIME_NS": namespace,
-                     "FLUID_RUNTIME_NAME": name}, fuse.env),
+                     "FLUID_RUNTIME_NAME": name, **_user_env(spec)}, fuse.env),
         "resources": dict(fuse.resources or {}),
         "securityContext": {"privileged": True},
         "lifecycle": {"preStop": {"exec": {"command": ["/prestop.sh"]}}},
@@ -781,14 +946,14 @@ def _fuse(inp: RenderInput, tier: Tier, facts: MountFacts) -> dict[str, Any]:
             {"name": "jindofs-fuse-mount", "mountPath": FUSE_MOUNT_DIR,
              "mountPropagation": "Bidirectional"},
             *_config_mounts("jindocache.cfg", "jindosdk.cfg"),
-            *data_mounts, *token_mounts, *pvc_mounts,
+            *data_mounts, *shared_mounts,
         ],
     }
     node_selector = dict(inp.ctx.fuse_node_selector)
     pod = _pod_spec(inp, comp=fuse, containers=[container], volumes=[
         {"name": "jindofs-fuse-device", "hostPath": {"path": "/dev/fuse", "type": "CharDevice"}},
         {"name": "jindofs-fuse-mount", "hostPath": {"path": host_path, "type": "DirectoryOrCreate"}},
-        *data_vols, *pvc_vols, *token_vols, _config_volume(inp)],
+        *data_vols, *shared_vols, _config_volume(inp)],
         node_selector=node_selector, tolerations=[{"operator": "Exists"}])
     return _workload(inp, kind="DaemonSet", name=fuse_name(name), component="fuse",
                      pod_spec=pod, comp=fuse)
@@ -820,18 +985,20 @@ def render(inp: RenderInput) -> Rendered:
     tier = tier_of(spec)
     paths = cache_paths(tier, namespace, name)
     facts = mount_facts(inp.dataset)
+    _check_secret(spec, facts)
+    tokens = token_properties(facts, secret_schemes(spec, inp.dataset))
     server_log, fuse_log = log_properties(spec)
     client_props = fuse_properties(inp, tier, facts)
     address = rpc_address(inp)
     jindocache_cfg = _ini([
-        ("jindocache-common", {**server_log, **facts.file_store}),
+        ("jindocache-common", {**server_log, **tokens, **facts.file_store}),
         ("jindocache-server", master_properties(inp, paths[0])),
         ("jindocache-worker", worker_properties(inp, tier, paths)),
-        ("common", fuse_log),
+        ("common", {**fuse_log, **tokens}),
         ("jindocache-client", {"fs.jindocache.namespace.rpc.address": address, **client_props}),
     ])
     jindosdk_cfg = _ini([
-        ("common", fuse_log),
+        ("common", {**fuse_log, **tokens}),
         ("jindosdk", {"fs.jindocache.namespace.rpc.address": address, **client_props}),
     ])
     labels = {"role": f"{CHART}-config"}
@@ -846,4 +1013,4 @@ def render(inp: RenderInput) -> Rendered:
                               "CLIENT_NAMESPACE_RPC_ADDRESS": address}}
     return Rendered(config=config, client_config=client_config, services=_services(inp),
                     master=_master(inp, tier, paths[0], facts),
-                    worker=_worker(inp, tier, facts), fuse=_fuse(inp, tier, facts))
+                    worker=_worker(inp, tier, paths, facts), fuse=_fuse(inp, tier, facts))
