@@ -1,9 +1,15 @@
-"""The Linux ``Mounter``: mount(8)/umount(8) as argv lists with timeouts, stat in threads.
+"""The Linux ``Mounter``: mount(8)/umount(8) as argv lists, the new mount API, stat in threads.
 
-Owns every syscall-level effect of the plugin on the node. Never uses a shell, never
-blocks the event loop on a path that may sit on a dead or hung FUSE mount (stat and
-realpath run in a small thread pool under a timeout), and never decides what to mount:
-the ``ensure_*`` primitives in ``fluid.csi.mounts`` call it. Built by ``fluid.csi.server``.
+Owns every syscall-level effect of the plugin on the node. A read-only bind is made
+atomically where the kernel has the file-descriptor mount API (``fluid.csi.mountapi``:
+a detached clone made read-only before it is attached, so the target is never a writable
+view of the dataset, and the copies the bind propagates to the kubelet's side are
+read-only too); on kernels without it (ENOSYS) it falls back, once and for all with a
+log line, to ``mount --bind`` followed by ``mount -o remount,bind,ro``. Both NodePublish
+and FUSE recovery bind through here. Never uses a shell, never blocks the event loop on
+a path that may sit on a dead or hung FUSE mount (stat, realpath and the mount syscalls
+run in a small thread pool under a timeout), and never decides what to mount: the
+``ensure_*`` primitives in ``fluid.csi.mounts`` call it. Built by ``fluid.csi.server``.
 """
 
 from __future__ import annotations
@@ -11,18 +17,20 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import enum
 import errno
 import os
 import posixpath
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 import structlog
 
-from fluid.csi import errors, mounts
+from fluid.csi import errors, mountapi, mounts
 
-__all__ = ["LinuxMounter"]
+__all__ = ["LinuxMounter", "ReadOnlyBind"]
 
 log = structlog.get_logger(__name__)
 
@@ -32,12 +40,25 @@ _MISSING = {errno.ENOENT, errno.ENOTDIR}
 _NOT_MOUNTED = ("not mounted", "no mount point specified", "not found")
 
 
+class ReadOnlyBind(enum.StrEnum):
+    """How ``LinuxMounter`` makes a read-only bind."""
+
+    ATOMIC = "atomic"
+    """open_tree + mount_setattr + move_mount: the mount appears read-only. Falls back to
+    TWO_STEP when the kernel answers ENOSYS (open_tree before 5.2, mount_setattr before 5.12)."""
+    TWO_STEP = "two-step"
+    """mount --bind, then remount it read-only: writable for a moment, and the copies the
+    bind propagated to peer mount namespaces (the kubelet's) stay writable."""
+
+
 class LinuxMounter:
     """``Mounter`` over the real kernel, for the mount namespace this process runs in.
 
     ``command_timeout`` (s, default 30) bounds one mount/umount: a bind mount is instant,
     so anything slower is a hung FUSE server and the RPC should fail rather than pile up.
     ``stat_timeout`` (s, default 5) bounds one stat of a path that may be on FUSE.
+    ``readonly_bind`` (default atomic) and ``mount_api`` (default libc's syscalls for this
+    machine) choose how read-only binds are made.
     """
 
     def __init__(
@@ -46,19 +67,25 @@ class LinuxMounter:
         mountinfo: Path = Path("/proc/self/mountinfo"),
         command_timeout: float = 30.0,
         stat_timeout: float = 5.0,
+        readonly_bind: ReadOnlyBind = ReadOnlyBind.ATOMIC,
+        mount_api: mountapi.MountApi | None = None,
     ) -> None:
         self._mountinfo = mountinfo
         self._command_timeout = command_timeout
         self._stat_timeout = stat_timeout
+        self._atomic = readonly_bind is ReadOnlyBind.ATOMIC
+        self._api = mount_api or mountapi.MountApi.native()
         # Threads stuck in a hung FUSE stat stay stuck; a private pool keeps them from
         # starving the loop's default executor.
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=4, thread_name_prefix="fluid-csi-stat"
         )
 
-    async def _in_thread(self, fn: Callable[[], T]) -> T:
+    async def _in_thread(self, fn: Callable[[], T], timeout: float | None = None) -> T:
         loop = asyncio.get_running_loop()
-        return await asyncio.wait_for(loop.run_in_executor(self._pool, fn), self._stat_timeout)
+        return await asyncio.wait_for(
+            loop.run_in_executor(self._pool, fn), timeout or self._stat_timeout
+        )
 
     async def table(self) -> mounts.MountTable:
         text = await asyncio.to_thread(self._mountinfo.read_text)
@@ -111,6 +138,8 @@ class LinuxMounter:
             raise errors.Internal(f"rmdir {path}: {exc.strerror}") from exc
 
     async def bind(self, *, source: str, target: str, readonly: bool) -> None:
+        if readonly and self._atomic and await self._bind_read_only_atomically(source, target):
+            return
         await self._run(["mount", "--bind", source, target])
         if not readonly:
             return
@@ -120,6 +149,35 @@ class LinuxMounter:
         except errors.MountError:
             await self.unmount(target)
             raise
+
+    async def _bind_read_only_atomically(self, source: str, target: str) -> bool:
+        """Attach a read-only clone of ``source`` at ``target``; False when the kernel lacks
+        the calls (then this mounter uses the two-step bind from now on)."""
+        abandoned = threading.Event()
+
+        def attach() -> None:
+            with self._api.read_only_clone(source) as tree:
+                if not abandoned.is_set():  # the caller gave up: never mount behind its back
+                    self._api.move_mount(tree, target)
+
+        try:
+            await self._in_thread(attach, self._command_timeout)
+        except TimeoutError:
+            abandoned.set()
+            raise errors.MountError(
+                f"read-only bind of {source} on {target} timed out after "
+                f"{self._command_timeout:g}s"
+            ) from None
+        except OSError as exc:
+            if exc.errno != errno.ENOSYS:
+                raise errors.MountError(f"read-only bind of {source} on {target}: {exc}") from exc
+            if self._atomic:  # concurrent binds may all see ENOSYS: say it once
+                self._atomic = False
+                log.warning("atomic_readonly_bind_unavailable", error=str(exc),
+                            fallback="bind_then_remount_ro")
+            return False
+        log.debug("mount_syscalls", source=source, target=target, attr="ro")
+        return True
 
     async def unmount(self, target: str) -> None:
         try:
