@@ -4,14 +4,21 @@ Owns what is particular to Alluxio: reading the spec into ``AlluxioRuntimeSpec``
 host ports it needs, rendering (``manifests``), mounting ``http(s)://``, ``s3://``,
 ``oss://`` and other non-native UFS through the master (``ops``; ``local://`` and
 ``pvc://`` are pod volumes and never mounted that way), the UFS size and file count, the
-cache capacity and usage from ``fsadmin report summary``, mounts added or removed at run
-time, and freeing the cache at shutdown. Never talks to Alluxio except through
-``ops.AlluxioOps``. Built by the runtime controller through ``fluid.engines.registry``.
+cache capacity and usage from ``fsadmin report summary``, the hit and throughput ratios
+from ``fsadmin report metrics`` (``cachehit``), mounts added or removed at run time, and
+freeing the cache at shutdown.
+
+Several masters (``master.replicas`` 3, 5...) run the embedded journal: the master is
+ready when every one of them is (upstream's rule for a ready runtime), an even count is
+refused, and commands go to the first Ready master pod (the Alluxio CLI reaches the
+primary from there). Never talks to Alluxio except through ``ops.AlluxioOps``. Built by
+the runtime controller through ``fluid.engines.registry``.
 """
 
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,7 +26,7 @@ from fluid.api import constants as c
 from fluid.api.alluxio import AlluxioRuntimeSpec
 from fluid.api.converter import StructureError, structure
 from fluid.engines import base
-from fluid.engines.alluxio import manifests
+from fluid.engines.alluxio import cachehit, manifests
 from fluid.engines.alluxio import ops as ops_module
 from fluid.engines.alluxio.ops import AlluxioOps, ExecAlluxioOps
 from fluid.kube import resources
@@ -31,7 +38,11 @@ _DEFAULT_CLEAN_GRACE = 60
 
 
 class AlluxioEngine(base.CacheEngine):
-    """One AlluxioRuntime; ``ops`` may be injected (tests pass one over a RecordingExecutor)."""
+    """One AlluxioRuntime; ``ops`` may be injected (tests pass one over a RecordingExecutor).
+
+    ``hit_ratio_window`` is the least number of seconds between two samples of the read
+    metrics (upstream's minute; tests shorten it).
+    """
 
     runtime_type = c.RuntimeType.ALLUXIO
     fuse_dir = "alluxio-fuse"
@@ -40,14 +51,16 @@ class AlluxioEngine(base.CacheEngine):
     supports_mount_update = True
 
     def __init__(
-        self, deps: base.EngineDeps, key: base.RuntimeKey, *, ops: AlluxioOps | None = None
+        self, deps: base.EngineDeps, key: base.RuntimeKey, *, ops: AlluxioOps | None = None,
+        hit_ratio_window: float = cachehit.WINDOW_SECONDS,
     ) -> None:
         super().__init__(deps, key)
         self.ops: AlluxioOps = ops or ExecAlluxioOps(
             deps.executor, namespace=key.namespace, name=key.name,
-            timeout=deps.config.exec_timeout_seconds,
+            timeout=deps.config.exec_timeout_seconds, pod=self.exec_pod,
         )
         self._clean_attempts = 0
+        self._hits = cachehit.HitRatioWindow(window_seconds=hit_ratio_window)
 
     # -- spec --------------------------------------------------------------------------------
 
@@ -59,6 +72,12 @@ class AlluxioEngine(base.CacheEngine):
 
     def validate(self, snap: base.Snapshot) -> None:
         spec = self.spec(snap)
+        masters = manifests.master_replicas(spec)
+        if masters > 1 and masters % 2 == 0:
+            raise base.ValidationFailed(
+                f"spec.master.replicas: {masters} masters cannot keep a journal quorum when "
+                f"one fails; use an odd number such as {masters - 1} or {masters + 1}"
+            )
         for tier in manifests.tiers(spec):
             if not any(tier.quotas):
                 raise base.ValidationFailed(
@@ -87,6 +106,28 @@ class AlluxioEngine(base.CacheEngine):
             "endpoint": f"alluxio://{self.key.name}-master-0.{self.key.namespace}:{port}",
             "underlayerFileSystemVersion": str(version),
         }
+
+    # -- masters -----------------------------------------------------------------------------
+
+    def _master_counts(self) -> tuple[int, int]:
+        """(desired, ready) masters from the master StatefulSet in the cache."""
+        desired, _, ready = self._statefulset_counts(self.master_name)
+        return desired, ready
+
+    def master_ready(self) -> bool:
+        """Every master the StatefulSet wants is ready (upstream's rule for a ready runtime)."""
+        desired, ready = self._master_counts()
+        return ready >= max(desired, 1)
+
+    def exec_pod(self) -> str:
+        """The master pod commands run in: the first Ready one by ordinal, else master-0."""
+        desired, _ = self._master_counts()
+        for index in range(desired):
+            name = f"{self.master_name}-{index}"
+            pod = self.deps.view.get(resources.PODS, self.key.namespace, name)
+            if pod is not None and base.pod_ready(pod):
+                return name
+        return f"{self.master_name}-0"
 
     # -- UFS ---------------------------------------------------------------------------------
 
@@ -162,7 +203,20 @@ class AlluxioEngine(base.CacheEngine):
 
     async def cache_usage(self, snap: base.Snapshot) -> base.CacheUsage | None:
         report = await self.ops.report_summary()
-        return base.CacheUsage(capacity_bytes=report.capacity_bytes, cached_bytes=report.used_bytes)
+        return base.CacheUsage(capacity_bytes=report.capacity_bytes, cached_bytes=report.used_bytes,
+                               ratios=dict(await self._hit_ratios()))
+
+    async def _hit_ratios(self) -> Mapping[str, str]:
+        """The latest ratios; a new sample of the read metrics once the window has passed."""
+        now = time.monotonic()
+        if not self._hits.due(now):
+            return self._hits.current
+        try:
+            sample = await self.ops.report_metrics()
+        except base.CommandFailed as exc:  # reported again next time; capacity still goes out
+            self.log.warning("cache_metrics_failed", error=str(exc))
+            return self._hits.current
+        return self._hits.record(sample, now)
 
     # -- shutdown ----------------------------------------------------------------------------
 
@@ -176,7 +230,8 @@ class AlluxioEngine(base.CacheEngine):
     async def clean_cache(self, snap: base.Snapshot) -> None:
         """``alluxio fs free -f /`` while the master is up; gives up after maxRetryAttempts."""
         retries, grace = self._clean_policy(snap)
-        if not self.master_ready() or self._clean_attempts >= retries:
+        desired, ready = self._master_counts()
+        if ready <= desired // 2 or self._clean_attempts >= retries:  # no primary without a quorum
             return
         self._clean_attempts += 1
         try:

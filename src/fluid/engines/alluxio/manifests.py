@@ -1,12 +1,21 @@
 """The objects an AlluxioRuntime runs, rendered as raw dicts (no I/O, no Helm).
 
-Owns the Alluxio layout: ConfigMap ``<name>-config`` (``alluxio-site.properties``),
-the master Service ``<name>-master-0``, the master StatefulSet ``<name>-master``
-(containers ``alluxio-master`` and ``alluxio-job-master``), the worker StatefulSet
-``<name>-worker`` (``alluxio-worker`` and ``alluxio-job-worker``) and the FUSE DaemonSet
-``<name>-fuse``. Decides Alluxio properties (ports, root UFS, journal, tiered store,
-replication), turns tiered-store levels into worker volumes and ``local://``/``pvc://``
-mounts into volumes under ``/underFSStorage``.
+Owns the Alluxio layout: ConfigMap ``<name>-config`` (``alluxio-site.properties``, and
+``ALLUXIO_JAVA_OPTS`` with the client's view of the masters for pods that take the
+ConfigMap as environment), one headless Service ``<name>-master-<i>`` per master, the
+master StatefulSet ``<name>-master`` (containers ``alluxio-master`` and
+``alluxio-job-master``), the worker StatefulSet ``<name>-worker`` (``alluxio-worker`` and
+``alluxio-job-worker``) and the FUSE DaemonSet ``<name>-fuse``. Decides Alluxio
+properties (ports, root UFS, journal, tiered store, replication), turns tiered-store
+levels into worker volumes and ``local://``/``pvc://`` mounts into volumes under
+``/underFSStorage``.
+
+Several masters (``master.replicas`` > 1) run the embedded journal: the headless Service
+``<name>-master`` that governs the StatefulSet gives each master the name
+``<pod>.<name>-master.<ns>.svc``, every master has its own name as
+``alluxio.master.hostname`` and the list of all of them (with the embedded-journal port)
+as ``alluxio.master.embedded.journal.addresses``; workers, FUSE and the CLI find the
+primary from that list, so nothing names ``master-0`` as the master.
 
 Labels, ownerReferences, placement and host ports come in through the ``RenderContext``
 built by ``fluid.engines.base``; this module only lays them out. Called by ``engine.py``
@@ -30,11 +39,14 @@ from fluid.engines import base
 __all__ = [
     "DEFAULT_IMAGE",
     "DEFAULT_PORTS",
+    "JOURNAL_DIR",
     "MASTER_CONTAINER",
     "PORT_PROPERTIES",
     "Tier",
     "alluxio_size",
     "host_network",
+    "journal_addresses",
+    "master_replicas",
     "port_names",
     "properties",
     "render",
@@ -48,6 +60,9 @@ DEFAULT_IMAGE = "alluxio/alluxio-dev"
 DEFAULT_TAG = "2.9.0"
 MASTER_CONTAINER = "alluxio-master"
 CONFIG_MOUNT = "/opt/alluxio/conf"
+JOURNAL_DIR = "/journal"
+JOURNAL_SIZE = "30Gi"
+"""The masters' journal: an emptyDir of this size at ``alluxio.master.journal.folder``, as upstream."""
 
 PORT_PROPERTIES: dict[str, str] = {
     "master-rpc": "alluxio.master.rpc.port",
@@ -82,8 +97,8 @@ _SPEC_PORT_KEYS = {
     "worker-rpc": ("worker", "rpc"), "worker-web": ("worker", "web"),
     "job-master-rpc": ("jobMaster", "rpc"), "job-master-web": ("jobMaster", "web"),
     "job-worker-rpc": ("jobWorker", "rpc"), "job-worker-data": ("jobWorker", "data"),
-    "job-worker-web": ("jobWorker", "web"), "master-embedded": ("master", "embedded"),
-    "job-master-embedded": ("jobMaster", "embedded"), "proxy-web": ("apiGateway", "rest"),
+    "job-worker-web": ("jobWorker", "web"), "master-embedded": ("master", "embeddedJournal"),
+    "job-master-embedded": ("jobMaster", "embeddedJournal"), "proxy-web": ("apiGateway", "rest"),
 }
 _MEDIUM_ORDER = {c.MediumType.MEM: 0, c.MediumType.SSD: 1, c.MediumType.HDD: 2}
 
@@ -96,8 +111,24 @@ def host_network(component: AlluxioCompTemplateSpec | None) -> bool:
     return component is None or component.network_mode != c.NetworkMode.CONTAINER_NETWORK
 
 
-def _master_replicas(spec: AlluxioRuntimeSpec) -> int:
+def master_replicas(spec: AlluxioRuntimeSpec) -> int:
+    """``master.replicas``, 1 when unset; more than one means the embedded journal (HA)."""
     return (spec.master.replicas if spec.master and spec.master.replicas else None) or 1
+
+
+def _ha(spec: AlluxioRuntimeSpec) -> bool:
+    return master_replicas(spec) > 1
+
+
+def master_domain(key: base.RuntimeKey) -> str:
+    """The DNS domain of master pods: their governing headless Service."""
+    return f"{key.name}-master.{key.namespace}.svc"
+
+
+def journal_addresses(spec: AlluxioRuntimeSpec, *, key: base.RuntimeKey, port: int) -> str:
+    """``alluxio.master.embedded.journal.addresses``: every master's name and ``port``."""
+    domain = master_domain(key)
+    return ",".join(f"{key.name}-master-{i}.{domain}:{port}" for i in range(master_replicas(spec)))
 
 
 def _fixed_port(spec: AlluxioRuntimeSpec, name: str) -> int | None:
@@ -122,7 +153,7 @@ def _wanted_ports(spec: AlluxioRuntimeSpec) -> list[str]:
     names: list[str] = []
     if host_network(spec.master):
         names += _COMPONENT_PORTS["master"]
-        if _master_replicas(spec) > 1:
+        if _ha(spec):
             names += ["master-embedded", "job-master-embedded"]
         if spec.api_gateway and spec.api_gateway.enabled:
             names.append("proxy-web")
@@ -250,14 +281,18 @@ def properties(
     ports = resolved_ports(spec, ctx.ports)
     root, root_mount = root_ufs(mounts)
     props: dict[str, str] = {
-        "alluxio.master.hostname": f"{name}-master-0",
         "alluxio.master.mount.table.root.ufs": root,
-        "alluxio.master.journal.type": "EMBEDDED" if _master_replicas(spec) > 1 else "UFS",
-        "alluxio.master.journal.folder": "/journal",
+        "alluxio.master.journal.type": "EMBEDDED" if _ha(spec) else "UFS",
+        "alluxio.master.journal.folder": JOURNAL_DIR,
         "alluxio.security.stale.channel.purge.interval": "365d",
         "alluxio.user.metrics.collection.enabled": "true",
         "alluxio.fuse.cached.paths.max": "1000000",
     }
+    if _ha(spec):
+        props["alluxio.master.embedded.journal.addresses"] = journal_addresses(
+            spec, key=ctx.key, port=ports["master-embedded"])
+    else:
+        props["alluxio.master.hostname"] = f"{name}-master-0"
     if root_mount is not None:
         options = {**shared_options, **(root_mount.get("options") or {})}
         for key, value in sorted(options.items()):
@@ -418,29 +453,65 @@ def restore_source(dataset_spec: Mapping[str, Any], *, name: str, namespace: str
     )
 
 
+POD_NAME_ENV = "FLUID_POD_NAME"
+
+
+def _client_env(spec: AlluxioRuntimeSpec, name: str) -> dict[str, str]:
+    """Workers and FUSE: the single master's name; with several, none (the journal list)."""
+    return {} if _ha(spec) else {"ALLUXIO_MASTER_HOSTNAME": f"{name}-master-0"}
+
+
+def _master_env(
+    spec: AlluxioRuntimeSpec, ctx: base.RenderContext, *, component: AlluxioCompTemplateSpec | None,
+    java_opts: Mapping[str, str],
+) -> list[Obj]:
+    """A master container's environment: its own name as ``ALLUXIO_MASTER_HOSTNAME``
+    (Alluxio's scripts make it ``-Dalluxio.master.hostname``), the user's env, its JVM options.
+
+    With several masters each one's name is ``<pod>.<name>-master.<ns>.svc``, exactly as it
+    appears in the journal addresses, from the pod's own name.
+    """
+    user = dict((component.env if component else None) or {})
+    if not _ha(spec):
+        return _env({"ALLUXIO_MASTER_HOSTNAME": f"{ctx.key.name}-master-0"}, user, java_opts)
+    own: list[Obj] = [{"name": POD_NAME_ENV, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]
+    if "ALLUXIO_MASTER_HOSTNAME" not in user:  # $(VAR) sees only variables listed before it
+        own.append({"name": "ALLUXIO_MASTER_HOSTNAME",
+                    "value": f"$({POD_NAME_ENV}).{master_domain(ctx.key)}"})
+    return [*own, *_env(user, java_opts)]
+
+
+def _master_ports(spec: AlluxioRuntimeSpec, ports: Mapping[str, int], *, job: bool) -> dict[str, int]:
+    prefix = "job-master" if job else "master"
+    result = {f"{prefix}-rpc": ports[f"{prefix}-rpc"], f"{prefix}-web": ports[f"{prefix}-web"]}
+    if _ha(spec):
+        result["job-embedded" if job else "embedded"] = ports[f"{prefix}-embedded"]
+    return result
+
+
 def _master(spec: AlluxioRuntimeSpec, ctx: base.RenderContext, restore: RestoreSource | None = None) -> Obj:
     name = ctx.key.name
     image, policy = _image(spec)
     ports = resolved_ports(spec, ctx.ports)
     conf_volume, conf_mount = _config_volume(name)
     mounts = [conf_mount, *(u.volume_mount for u in ctx.ufs)]
-    extra_volumes: list[Obj] = []
+    extra_volumes: list[Obj] = [{"name": "alluxio-journal", "emptyDir": {"sizeLimit": JOURNAL_SIZE}}]
     if restore is not None:
         mounts.append({"name": "fluid-restore", "mountPath": RESTORE_DIR, "readOnly": True})
         extra_volumes.append(restore.volume)
-    env_common = {"ALLUXIO_MASTER_HOSTNAME": f"{name}-master-0"}
     master = _container(
         name=MASTER_CONTAINER, image=image, policy=policy, args=["master-only", "--no-format"],
-        ports={k: ports[k] for k in ("master-rpc", "master-web")},
-        env=_env(env_common, (spec.master.env if spec.master else None),
-                 {"ALLUXIO_MASTER_JAVA_OPTS": _java_opts(spec.master, spec.jvm_options or [])}),
-        mounts=mounts, resources=spec.master.resources if spec.master else None,
+        ports=_master_ports(spec, ports, job=False),
+        env=_master_env(spec, ctx, component=spec.master, java_opts={
+            "ALLUXIO_MASTER_JAVA_OPTS": _java_opts(spec.master, spec.jvm_options or [])}),
+        mounts=[*mounts, {"name": "alluxio-journal", "mountPath": JOURNAL_DIR}],
+        resources=spec.master.resources if spec.master else None,
     )
     job_master = _container(
         name="alluxio-job-master", image=image, policy=policy, args=["job-master"],
-        ports={k: ports[k] for k in ("job-master-rpc", "job-master-web")},
-        env=_env(env_common, (spec.job_master.env if spec.job_master else None),
-                 {"ALLUXIO_JOB_MASTER_JAVA_OPTS": _java_opts(spec.job_master, spec.jvm_options or [])}),
+        ports=_master_ports(spec, ports, job=True),
+        env=_master_env(spec, ctx, component=spec.job_master, java_opts={
+            "ALLUXIO_JOB_MASTER_JAVA_OPTS": _java_opts(spec.job_master, spec.jvm_options or [])}),
         mounts=mounts, resources=spec.job_master.resources if spec.job_master else None,
     )
     pod = _pod_spec(
@@ -452,7 +523,7 @@ def _master(spec: AlluxioRuntimeSpec, ctx: base.RenderContext, restore: RestoreS
     meta = _pod_metadata(ctx, "master", [spec.pod_metadata,
                                          spec.master.pod_metadata if spec.master else None])
     return _statefulset(name=f"{name}-master", ctx=ctx, component="master",
-                        replicas=_master_replicas(spec), pod_meta=meta, pod_spec=pod)
+                        replicas=master_replicas(spec), pod_meta=meta, pod_spec=pod)
 
 
 def _master_node_selector(
@@ -464,19 +535,39 @@ def _master_node_selector(
     return selector or None
 
 
-def _master_service(spec: AlluxioRuntimeSpec, ctx: base.RenderContext) -> Obj:
-    ports = resolved_ports(spec, ctx.ports)
-    names = ("master-rpc", "master-web", "job-master-rpc", "job-master-web")
+def _headless_service(
+    ctx: base.RenderContext, *, name: str, selector: Mapping[str, str], ports: Mapping[str, int],
+) -> Obj:
+    """A headless Service; not-ready masters resolve too, for journal peers finding each other."""
     return {
         "apiVersion": "v1", "kind": "Service",
-        "metadata": {"name": f"{ctx.key.name}-master-0", "namespace": ctx.key.namespace},
+        "metadata": {"name": name, "namespace": ctx.key.namespace},
         "spec": {
             "clusterIP": "None",
-            "selector": {**ctx.selector("master"),
-                         "statefulset.kubernetes.io/pod-name": f"{ctx.key.name}-master-0"},
-            "ports": [{"name": n, "port": ports[n], "targetPort": ports[n]} for n in names],
+            "publishNotReadyAddresses": True,
+            "selector": dict(selector),
+            "ports": [{"name": n, "port": p, "targetPort": p} for n, p in ports.items()],
         },
     }
+
+
+def _master_services(spec: AlluxioRuntimeSpec, ctx: base.RenderContext) -> list[Obj]:
+    """``<name>-master-<i>`` per master (upstream's names; the HCFS endpoint uses master-0),
+    and with several masters ``<name>-master``, the StatefulSet's governing Service."""
+    resolved = resolved_ports(spec, ctx.ports)
+    names = ["master-rpc", "master-web", "job-master-rpc", "job-master-web"]
+    if _ha(spec):
+        names += ["master-embedded", "job-master-embedded"]
+    ports = {n: resolved[n] for n in names}
+    services = [
+        _headless_service(ctx, name=f"{ctx.key.name}-master-{i}", ports=ports, selector={
+            **ctx.selector("master"), "statefulset.kubernetes.io/pod-name": f"{ctx.key.name}-master-{i}"})
+        for i in range(master_replicas(spec))
+    ]
+    if _ha(spec):
+        services.append(_headless_service(ctx, name=f"{ctx.key.name}-master",
+                                          selector=ctx.selector("master"), ports=ports))
+    return services
 
 
 def _worker(spec: AlluxioRuntimeSpec, ctx: base.RenderContext) -> Obj:
@@ -486,7 +577,7 @@ def _worker(spec: AlluxioRuntimeSpec, ctx: base.RenderContext) -> Obj:
     conf_volume, conf_mount = _config_volume(name)
     tier_vols, tier_mounts = tier_volumes(spec)
     mounts = [conf_mount, *tier_mounts, *(u.volume_mount for u in ctx.ufs)]
-    env_common = {"ALLUXIO_MASTER_HOSTNAME": f"{name}-master-0"}
+    env_common = _client_env(spec, name)
     worker = _container(
         name="alluxio-worker", image=image, policy=policy, args=["worker-only", "--no-format"],
         ports={k: ports[k] for k in ("worker-rpc", "worker-web")},
@@ -524,7 +615,7 @@ def _fuse(spec: AlluxioRuntimeSpec, ctx: base.RenderContext, fluid_path: str) ->
         "entry_timeout=7200,nonempty,allow_other"])
     container = _container(
         name="alluxio-fuse", image=image, policy=policy, args=[*args, fluid_path, "/"],
-        ports={}, env=_env({"ALLUXIO_MASTER_HOSTNAME": f"{name}-master-0"},
+        ports={}, env=_env(_client_env(spec, name),
                            fuse.env if fuse else None,
                            {"ALLUXIO_FUSE_JAVA_OPTS": " ".join(
                                [*(spec.jvm_options or []), *((fuse.jvm_options if fuse else None) or []),
@@ -560,11 +651,25 @@ def _fuse(spec: AlluxioRuntimeSpec, ctx: base.RenderContext, fluid_path: str) ->
     }
 
 
+_CLIENT_PROPERTIES = ("alluxio.master.hostname", "alluxio.master.embedded.journal.addresses",
+                      *PORT_PROPERTIES.values())
+"""What a client outside the runtime's pods needs to find the (primary) master."""
+
+
+def _client_java_opts(props: Mapping[str, str], ctx: base.RenderContext) -> str:
+    """``ALLUXIO_JAVA_OPTS`` for pods that take the ConfigMap as environment (DataLoad)."""
+    client = {k: props[k] for k in _CLIENT_PROPERTIES if k in props}
+    if client.get("alluxio.master.hostname") == f"{ctx.key.name}-master-0":
+        client["alluxio.master.hostname"] += f".{ctx.key.namespace}"
+    return " ".join(f"-D{k}={v}" for k, v in sorted(client.items()))
+
+
 def _config(props: Mapping[str, str], ctx: base.RenderContext) -> Obj:
     return {
         "apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": f"{ctx.key.name}-config", "namespace": ctx.key.namespace},
-        "data": {"alluxio-site.properties": _properties_file(props)},
+        "data": {"alluxio-site.properties": _properties_file(props),
+                 "ALLUXIO_JAVA_OPTS": _client_java_opts(props, ctx)},
     }
 
 
@@ -572,13 +677,13 @@ def render(
     spec: AlluxioRuntimeSpec, *, ctx: base.RenderContext, mounts: Sequence[Mapping[str, Any]],
     shared_options: Mapping[str, str], fluid_path: str, restore: RestoreSource | None = None,
 ) -> list[Obj]:
-    """ConfigMap, master Service and StatefulSet, worker StatefulSet, FUSE DaemonSet."""
+    """ConfigMap, master Services and StatefulSet, worker StatefulSet, FUSE DaemonSet."""
     props = properties(spec, ctx=ctx, mounts=mounts, shared_options=shared_options)
     if restore is not None:
         props["alluxio.master.journal.init.from.backup"] = restore.metadata_file
     return [
         _config(props, ctx),
-        _master_service(spec, ctx),
+        *_master_services(spec, ctx),
         _master(spec, ctx, restore),
         _worker(spec, ctx),
         _fuse(spec, ctx, fluid_path),

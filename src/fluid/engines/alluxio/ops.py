@@ -1,9 +1,11 @@
 """Calls into the Alluxio master: ``fs mount``/``unmount``, ``fs count``, ``fsadmin report``.
 
 Owns the exact Alluxio commands Fluid issues and the parsing of their output. Every call
-runs in container ``alluxio-master`` of pod ``<name>-master-0`` through a
-``PodExecutor`` (the API's exec subresource in production, ``RecordingExecutor`` in
-tests), so tests see and assert the argv lists below word for word. Never talks to the
+runs in container ``alluxio-master`` of a master pod through a ``PodExecutor`` (the API's
+exec subresource in production, ``RecordingExecutor`` in tests), so tests see and assert
+the argv lists below word for word. The pod is ``<name>-master-0`` unless the engine
+passes a chooser: with several masters any of them will do, because the Alluxio CLI
+finds the primary itself from the embedded-journal addresses. Never talks to the
 Kubernetes API otherwise, and never logs option values (they may hold credentials).
 Called by ``engine.py``.
 """
@@ -11,7 +13,7 @@ Called by ``engine.py``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 import attrs
@@ -23,10 +25,12 @@ __all__ = [
     "AlluxioOps",
     "CountResult",
     "ExecAlluxioOps",
+    "ReadMetrics",
     "ReportSummary",
     "mount_command",
     "parse_count",
     "parse_mount_table",
+    "parse_report_metrics",
     "parse_report_summary",
     "parse_size",
 ]
@@ -79,6 +83,48 @@ def parse_report_summary(stdout: str) -> ReportSummary:
     return ReportSummary(capacity, used)
 
 
+@attrs.frozen
+class ReadMetrics:
+    """The cluster's read counters (bytes since the primary master started) and the
+    read throughputs over the last minute (bytes per minute), from ``report metrics``."""
+
+    local: int = 0
+    remote: int = 0
+    ufs: int = 0
+    local_throughput: int = 0
+    remote_throughput: int = 0
+    ufs_throughput: int = 0
+
+
+_METRIC_LINE = re.compile(r"^(\S+)\s+\(Type:\s*\w+,\s*Value:\s*(.*)\)\s*$")
+_READ_METRICS = {
+    "Cluster.BytesReadLocal": "local",
+    "Cluster.BytesReadRemote": "remote",
+    "Cluster.BytesReadUfsAll": "ufs",
+    "Cluster.BytesReadLocalThroughput": "local_throughput",
+    "Cluster.BytesReadRemoteThroughput": "remote_throughput",
+    "Cluster.BytesReadUfsThroughput": "ufs_throughput",
+}
+"""Metric name in ``alluxio fsadmin report metrics`` -> ``ReadMetrics`` field."""
+
+
+def parse_report_metrics(stdout: str) -> ReadMetrics:
+    """The ``Cluster.BytesRead*`` lines of ``alluxio fsadmin report metrics``, such as
+    ``Cluster.BytesReadLocal  (Type: COUNTER, Value: 19.37MB)`` and
+    ``Cluster.BytesReadLocalThroughput  (Type: GAUGE, Value: 495.97KB/MIN)``; a metric
+    the master does not print yet counts as 0, but at least one must be there."""
+    values: dict[str, int] = {}
+    for raw in stdout.splitlines():
+        match = _METRIC_LINE.match(raw.strip())
+        if match and match[1] in _READ_METRICS:
+            values[_READ_METRICS[match[1]]] = parse_size(
+                match[2].removesuffix("/MIN").replace(",", ""))
+    if not values:
+        raise ValueError(f"no Cluster.BytesRead metrics in `alluxio fsadmin report metrics`: "
+                         f"{stdout[:200]!r}")
+    return ReadMetrics(**values)
+
+
 def parse_mount_table(stdout: str) -> list[str]:
     """Alluxio paths from ``alluxio fs mount`` lines ``<ufs> on <alluxio path> (<type>, ...)``."""
     paths = []
@@ -121,26 +167,31 @@ class AlluxioOps(Protocol):
 
     async def report_summary(self) -> ReportSummary: ...
 
+    async def report_metrics(self) -> ReadMetrics: ...
+
     async def free(self, alluxio_path: str, *, timeout_seconds: int) -> None: ...
 
     async def read_file(self, path: str) -> str: ...
 
 
 class ExecAlluxioOps:
-    """``AlluxioOps`` by exec in the master pod."""
+    """``AlluxioOps`` by exec in a master pod: ``pod()`` names it for each call
+    (``<name>-master-0`` when not given)."""
 
     def __init__(
         self, executor: PodExecutor, *, namespace: str, name: str, timeout: float = 60.0,
+        pod: Callable[[], str] | None = None,
     ) -> None:
         self._executor = executor
         self._namespace = namespace
-        self._pod = f"{name}-master-0"
+        first = f"{name}-master-0"
+        self._pod = pod or (lambda: first)
         self._timeout = timeout
 
     async def _run(self, command: Sequence[str], *, timeout: float | None = None) -> str:
         try:
             result: ExecResult = await self._executor.exec(
-                namespace=self._namespace, pod=self._pod, container="alluxio-master",
+                namespace=self._namespace, pod=self._pod(), container="alluxio-master",
                 command=list(command), timeout=timeout or self._timeout,
             )
         except TimeoutError as exc:
@@ -183,6 +234,13 @@ class ExecAlluxioOps:
             return parse_report_summary(stdout)
         except ValueError as exc:
             raise CommandFailed(["alluxio", "fsadmin", "report", "summary"], None, str(exc)) from exc
+
+    async def report_metrics(self) -> ReadMetrics:
+        command = ["alluxio", "fsadmin", "report", "metrics"]
+        try:
+            return parse_report_metrics(await self._run(command))
+        except ValueError as exc:
+            raise CommandFailed(command, None, str(exc)) from exc
 
     async def free(self, alluxio_path: str, *, timeout_seconds: int) -> None:
         await self._run(["timeout", str(timeout_seconds), "alluxio", "fs", "free", "-f",
