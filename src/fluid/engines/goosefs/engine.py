@@ -1,7 +1,8 @@
 """The GooseFS engine: the shared lifecycle plus GooseFS's rendering and master commands.
 
 Owns what differs for GooseFSRuntime: host ports for every component the runtime does
-not pin, mounting non-root UFS paths through the master (``goosefs fs mount``, skipped
+not pin (the REST API gateway's too), ``status.apiGateway.endpoint`` while the gateway is
+enabled, mounting non-root UFS paths through the master (``goosefs fs mount``, skipped
 when already mounted), UFS size and cache report from the master, and freeing the cache
 before shutdown (bounded by ``cleanCachePolicy.maxRetryAttempts`` so deletion never
 wedges). Never reads Secret values: mount options from Secrets are expanded inside the
@@ -77,6 +78,15 @@ class GooseFSEngine(CacheEngine):
         except (manifests.RenderError, ValueError) as exc:
             raise ValidationFailed(str(exc)) from None
         return rendered.objects()
+
+    def component_status(self, snap: Snapshot) -> Obj:
+        """The shared counts plus ``apiGateway`` (removed again when the gateway is off);
+        the port is the one the objects were just applied with."""
+        status = super().component_status(snap)
+        runtime, _ = _models(snap)
+        endpoint = manifests.api_gateway_endpoint(runtime, self.deps.ports.held_by(self.ports_owner))
+        status["apiGateway"] = {"endpoint": endpoint} if endpoint else None
+        return status
 
     # -- calls into the master ------------------------------------------------------------------
 

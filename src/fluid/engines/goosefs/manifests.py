@@ -8,7 +8,13 @@ Owns the GooseFS facts: object and container names, the ``GOOSEFS_JAVA_OPTS`` /
 store levels (``goosefs.worker.tieredstore.level<i>.*``, paths per dataset, quotas in
 GooseFS units), default ports (master 19998/19999, job master 20001/20002, worker
 29999/30000, job worker 30001/30002/30003, embedded journal 19200/20003) unless the
-runtime sets them or host ports were allocated, and FUSE arguments.
+runtime sets them or host ports were allocated, FUSE arguments, the REST API gateway
+(``apiGateway.enabled``: a ``proxy`` container in the master pod, port ``rest`` on the
+master Services, ``goosefs.proxy.web.port``) and non-root runtimes (``runAs``: every
+GooseFS container runs as that user, and ``init-users`` init containers, whose image
+``initUsers`` sets, write its passwd/group files under ``/tmp/fluid/<ns>/<name>`` on the
+host, mounted read-only at ``/etc/passwd`` and ``/etc/group``, chmod the tier paths and
+the FUSE mount point).
 
 Secret values never reach this module or the ConfigMap: a root mount's
 ``encryptOptions`` become env vars ``FLUID_SECRET_<n>`` (``valueFrom.secretKeyRef``) and
@@ -28,12 +34,14 @@ import attrs
 
 from fluid.api import constants
 from fluid.api.constants import MediumType, VolumeType
-from fluid.api.dataset import Dataset, EncryptOption, Mount
+from fluid.api.dataset import Dataset, EncryptOption, Mount, User
 from fluid.api.goosefs import GooseFSCompTemplateSpec, GooseFSRuntime, GooseFSRuntimeSpec
 from fluid.api.quantity import parse_quantity
+from fluid.api.runtime_common import InitUsersSpec
 from fluid.engines.base import UFS_ROOT, Obj, RenderContext, is_native, mount_path_in_namespace
 
 __all__ = [
+    "API_GATEWAY_PORT",
     "DEFAULT_PORTS",
     "FUSE_DIR",
     "Images",
@@ -41,8 +49,12 @@ __all__ = [
     "RenderInput",
     "Rendered",
     "SecretEnv",
+    "api_gateway_enabled",
+    "api_gateway_endpoint",
     "encrypt_envs",
     "goosefs_size",
+    "init_users_dir",
+    "init_users_env",
     "java_opts",
     "mount_secrets",
     "port_names",
@@ -56,12 +68,16 @@ FUSE_DIR = "goosefs-fuse"
 CONFIG_SUFFIX = "-config"
 JOURNAL_DIR = "/journal"
 SECRET_ENV_PREFIX = "FLUID_SECRET_"
+API_GATEWAY_PORT = "api-gateway-rest"
+API_GATEWAY_CONTAINER = "api-gateway"
+INIT_USERS_ROOT = "/tmp/fluid"
 
 DEFAULT_PORTS: dict[str, int] = {
     "master-rpc": 19998, "master-web": 19999, "master-embedded": 19200,
     "job-master-rpc": 20001, "job-master-web": 20002, "job-master-embedded": 20003,
     "worker-rpc": 29999, "worker-web": 30000,
     "job-worker-rpc": 30001, "job-worker-data": 30002, "job-worker-web": 30003,
+    API_GATEWAY_PORT: 39999,
 }
 """Port name -> upstream default; names are also the allocator's names."""
 _PORT_PROPERTY = {
@@ -72,6 +88,7 @@ _PORT_PROPERTY = {
     "worker-rpc": "goosefs.worker.rpc.port", "worker-web": "goosefs.worker.web.port",
     "job-worker-rpc": "goosefs.job.worker.rpc.port", "job-worker-data": "goosefs.job.worker.data.port",
     "job-worker-web": "goosefs.job.worker.web.port",
+    API_GATEWAY_PORT: "goosefs.proxy.web.port",
 }
 _PORT_COMPONENT = {  # which component's ``ports`` map may pin a port, and under which key
     "master-rpc": ("master", "rpc"), "master-web": ("master", "web"),
@@ -81,6 +98,7 @@ _PORT_COMPONENT = {  # which component's ``ports`` map may pin a port, and under
     "worker-rpc": ("worker", "rpc"), "worker-web": ("worker", "web"),
     "job-worker-rpc": ("job_worker", "rpc"), "job-worker-data": ("job_worker", "data"),
     "job-worker-web": ("job_worker", "web"),
+    API_GATEWAY_PORT: ("api_gateway", "rest"),
 }
 
 
@@ -92,6 +110,7 @@ class RenderError(ValueError):
 class Images:
     runtime: str = "ccr.ccs.tencentyun.com/qcloud/goosefs:v1.2.0"
     fuse: str = "ccr.ccs.tencentyun.com/qcloud/goosefs-fuse:v1.2.0"
+    init_users: str = "registry.cn-hangzhou.aliyuncs.com/fluid/init-users:v0.3.0-1467caa"
     pull_policy: str = "IfNotPresent"
 
 
@@ -157,8 +176,23 @@ def _pinned(spec: GooseFSRuntimeSpec, name: str) -> int | None:
     return None
 
 
+def api_gateway_enabled(spec: GooseFSRuntimeSpec) -> bool:
+    return bool(spec.api_gateway and spec.api_gateway.enabled)
+
+
+def api_gateway_endpoint(runtime: GooseFSRuntime, allocated: Mapping[str, int]) -> str | None:
+    """``status.apiGateway.endpoint``: master-0's Service and its ``rest`` port, if enabled."""
+    spec = runtime.spec or GooseFSRuntimeSpec()
+    if not api_gateway_enabled(spec):
+        return None
+    port = ports_of(spec, allocated)[API_GATEWAY_PORT]
+    return f"{runtime.name}-master-0.{runtime.namespace}:{port}"
+
+
 def _wanted_ports(spec: GooseFSRuntimeSpec) -> list[str]:
-    names = [n for n in DEFAULT_PORTS if not n.endswith("-embedded")]
+    names = [n for n in DEFAULT_PORTS if not n.endswith("-embedded") and n != API_GATEWAY_PORT]
+    if api_gateway_enabled(spec):
+        names.append(API_GATEWAY_PORT)
     if master_replicas(spec) > 1:
         names += ["master-embedded", "job-master-embedded"]
     return names
@@ -358,10 +392,85 @@ def _container(inp: RenderInput, *, name: str, image: str, args: list[str],
                env: list[dict[str, Any]], ports: list[dict[str, Any]],
                resources: Mapping[str, Any] | None, mounts: list[dict[str, Any]]
                ) -> dict[str, Any]:
-    return {"name": name, "image": image, "imagePullPolicy": inp.images.pull_policy,
-            "command": ["/entrypoint.sh"], "args": args, "env": env,
-            "envFrom": [{"configMapRef": {"name": f"{inp.runtime.name}{CONFIG_SUFFIX}"}}],
-            "ports": ports, "resources": dict(resources or {}), "volumeMounts": mounts}
+    """A GooseFS process; with ``runAs`` it runs as that user and sees its passwd/group."""
+    container = {"name": name, "image": image, "imagePullPolicy": inp.images.pull_policy,
+                 "command": ["/entrypoint.sh"], "args": args, "env": env,
+                 "envFrom": [{"configMapRef": {"name": f"{inp.runtime.name}{CONFIG_SUFFIX}"}}],
+                 "ports": ports, "resources": dict(resources or {}), "volumeMounts": mounts}
+    user = inp.spec.run_as
+    if user is not None:
+        container["securityContext"] = {"runAsUser": user.uid, "runAsGroup": user.gid}
+        container["volumeMounts"] = [
+            *mounts, {"name": "user", "mountPath": "/etc/passwd", "readOnly": True},
+            {"name": "group", "mountPath": "/etc/group", "readOnly": True}]
+    return container
+
+
+# -- non-root runtimes: runAs and initUsers ----------------------------------------------------
+
+
+def init_users_dir(namespace: str, name: str) -> str:
+    """Host directory of the runtime's passwd and group files."""
+    return posixpath.join(INIT_USERS_ROOT, namespace, name)
+
+
+def init_users_env(user: User) -> str:
+    """``FLUID_INIT_USERS``: ``<uid>:<user>:<gid>,<gid>:<group>`` for the init-users image."""
+    return f"{user.uid}:{user.user}:{user.gid},{user.gid}:{user.group}"
+
+
+def _users_volumes(inp: RenderInput, *, with_dir: bool) -> list[dict[str, Any]]:
+    if inp.spec.run_as is None:
+        return []
+    root = init_users_dir(inp.runtime.namespace, inp.runtime.name)
+    volumes = [{"name": "dir", "hostPath": {"path": root, "type": "DirectoryOrCreate"}}]
+    volumes += [{"name": f, "hostPath": {"path": posixpath.join(root, p), "type": "FileOrCreate"}}
+                for f, p in (("user", "passwd"), ("group", "group"))]
+    return volumes if with_dir else volumes[1:]
+
+
+def _init_image(inp: RenderInput) -> tuple[str, str]:
+    spec = inp.spec.init_users or InitUsersSpec()
+    return (_image(inp.images.init_users, spec.image, spec.image_tag),
+            spec.image_pull_policy or inp.images.pull_policy)
+
+
+def _init_container(inp: RenderInput, *, name: str, args: list[str], env: Mapping[str, str],
+                    mounts: list[dict[str, Any]]) -> dict[str, Any]:
+    spec = inp.spec.init_users or InitUsersSpec()
+    image, pull_policy = _init_image(inp)
+    return {"name": name, "image": image, "imagePullPolicy": pull_policy,
+            "command": ["/entrypoint.sh"], "args": args,
+            "env": [{"name": k, "value": v} for k, v in {**env, **(spec.env or {})}.items()],
+            "resources": dict(spec.resources or {}), "volumeMounts": mounts}
+
+
+def _init_users(inp: RenderInput, tier_mounts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """With ``runAs``: write passwd/group for the user (and, on workers, chmod the tiers)."""
+    user = inp.spec.run_as
+    if user is None:
+        return []
+    env = {"FLUID_INIT_USERS": init_users_env(user)}
+    args = ["init_users"]
+    if tier_mounts:
+        env["FLUID_TIERSTORE_PATHS"] = ":".join(m["mountPath"] for m in tier_mounts)
+        args.append("chmod_tierpath")
+    mounts = [{"name": "dir", "mountPath": "/tmp"},
+              {"name": "user", "mountPath": "/tmp/passwd"},
+              {"name": "group", "mountPath": "/tmp/group"}, *tier_mounts]
+    return [_init_container(inp, name="init-users", args=args, env=env, mounts=mounts)]
+
+
+def _init_fuse(inp: RenderInput, host_dir: str) -> list[dict[str, Any]]:
+    """With ``runAs``: open the FUSE mount point's directory to the user (as root)."""
+    if inp.spec.run_as is None:
+        return []
+    container = _init_container(
+        inp, name="init-fuse", args=["chmod_fuse_mountpoint"],
+        env={"FLUID_FUSE_MOUNTPOINT": host_dir},
+        mounts=[{"name": "goosefs-fuse-mount", "mountPath": host_dir}])
+    container["securityContext"] = {"runAsUser": 0, "runAsGroup": 0}
+    return [container]
 
 
 def _tier_volumes(inp: RenderInput) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -385,15 +494,20 @@ def _ufs(inp: RenderInput) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 
 def _pod(inp: RenderInput, component: str, containers: list[dict[str, Any]],
          volumes: list[dict[str, Any]], node_selector: Mapping[str, str],
-         annotations: Mapping[str, str] | None) -> dict[str, Any]:
+         annotations: Mapping[str, str] | None,
+         init_containers: list[dict[str, Any]]) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "hostNetwork": True, "dnsPolicy": "ClusterFirstWithHostNet",
+        "enableServiceLinks": False, "nodeSelector": dict(node_selector),
+        "tolerations": [dict(t) for t in inp.ctx.tolerations]
+        if component != "fuse" else [{"operator": "Exists"}],
+        "restartPolicy": "Always", "containers": containers, "volumes": volumes}
+    if init_containers:
+        spec["initContainers"] = init_containers
     return {
         "metadata": {"labels": {**inp.ctx.pod_labels(component), "role": f"goosefs-{component}"},
                      "annotations": {**(annotations or {}), "sidecar.istio.io/inject": "false"}},
-        "spec": {"hostNetwork": True, "dnsPolicy": "ClusterFirstWithHostNet",
-                 "enableServiceLinks": False, "nodeSelector": dict(node_selector),
-                 "tolerations": [dict(t) for t in inp.ctx.tolerations]
-                 if component != "fuse" else [{"operator": "Exists"}],
-                 "restartPolicy": "Always", "containers": containers, "volumes": volumes},
+        "spec": spec,
     }
 
 
@@ -428,12 +542,30 @@ def _master(inp: RenderInput, ports: Mapping[str, int], secrets: Sequence[Secret
                    ports=[{"name": "job-rpc", "containerPort": ports["job-master-rpc"]},
                           {"name": "job-web", "containerPort": ports["job-master-web"]}],
                    resources=job.resources if job else None, mounts=[journal, *ufs_mounts]),
+        *_api_gateway(inp, image, ports, secrets),
     ]
-    volumes = [{"name": "goosefs-journal", "emptyDir": {}}, *ufs_vols]
+    volumes = [{"name": "goosefs-journal", "emptyDir": {}}, *ufs_vols,
+               *_users_volumes(inp, with_dir=True)]
     template = _pod(inp, "master", containers, volumes,
                     (master.node_selector if master else None) or {},
-                    master.annotations if master else None)
+                    master.annotations if master else None, _init_users(inp, []))
     return _statefulset(inp, "master", master_replicas(spec), template)
+
+
+def _api_gateway(inp: RenderInput, image: str, ports: Mapping[str, int],
+                 secrets: Sequence[SecretEnv]) -> list[dict[str, Any]]:
+    """The REST proxy next to the master (``apiGateway.enabled``)."""
+    gateway = inp.spec.api_gateway
+    if gateway is None or not gateway.enabled:
+        return []
+    return [{
+        "name": API_GATEWAY_CONTAINER, "image": image, "imagePullPolicy": inp.images.pull_policy,
+        "command": ["/entrypoint.sh"], "args": ["proxy"],
+        "env": _env(gateway.env, secrets, ("GOOSEFS_MASTER_HOSTNAME", "status.podIP")),
+        "envFrom": [{"configMapRef": {"name": f"{inp.runtime.name}{CONFIG_SUFFIX}"}}],
+        "ports": [{"name": "rest", "containerPort": ports[API_GATEWAY_PORT]}],
+        "resources": dict(gateway.resources or {}),
+    }]
 
 
 def _worker(inp: RenderInput, ports: Mapping[str, int], secrets: Sequence[SecretEnv]) -> dict[str, Any]:
@@ -459,9 +591,10 @@ def _worker(inp: RenderInput, ports: Mapping[str, int], secrets: Sequence[Secret
                           {"name": "job-web", "containerPort": ports["job-worker-web"]}],
                    resources=job.resources if job else None, mounts=[*tier_mounts, *ufs_mounts]),
     ]
-    template = _pod(inp, "worker", containers, [*tier_vols, *ufs_vols],
+    template = _pod(inp, "worker", containers,
+                    [*tier_vols, *ufs_vols, *_users_volumes(inp, with_dir=True)],
                     (worker.node_selector if worker else None) or {},
-                    worker.annotations if worker else None)
+                    worker.annotations if worker else None, _init_users(inp, tier_mounts))
     if inp.ctx.worker_affinity:
         template["spec"]["affinity"] = dict(inp.ctx.worker_affinity)
     return _statefulset(inp, "worker", inp.ctx.replicas, template)
@@ -503,13 +636,14 @@ def _fuse(inp: RenderInput, secrets: Sequence[SecretEnv]) -> dict[str, Any]:
         mounts=[{"name": "goosefs-fuse-device", "mountPath": "/dev/fuse"},
                 {"name": "goosefs-fuse-mount", "mountPath": host_dir,
                  "mountPropagation": "Bidirectional"}, *tier_mounts])
-    container["securityContext"] = {"privileged": True, "capabilities": {"add": ["SYS_ADMIN"]}}
+    container["securityContext"] = {**container.get("securityContext", {}), "privileged": True,
+                                    "capabilities": {"add": ["SYS_ADMIN"]}}
     container["lifecycle"] = {"preStop": {"exec": {"command": ["umount", "-l", mount_path]}}}
     volumes = [{"name": "goosefs-fuse-device", "hostPath": {"path": "/dev/fuse", "type": "CharDevice"}},
                {"name": "goosefs-fuse-mount", "hostPath": {"path": host_dir, "type": "DirectoryOrCreate"}},
-               *tier_vols]
+               *tier_vols, *_users_volumes(inp, with_dir=False)]
     template = _pod(inp, "fuse", [container], volumes, inp.ctx.fuse_node_selector,
-                    fuse.annotations if fuse else None)
+                    fuse.annotations if fuse else None, _init_fuse(inp, host_dir))
     name = f"{inp.runtime.name}-fuse"
     return {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": _meta(inp, name, "goosefs-fuse"),
             "spec": {"updateStrategy": {"type": "OnDelete"},
@@ -524,6 +658,8 @@ def _services(inp: RenderInput, ports: Mapping[str, int]) -> list[dict[str, Any]
                          {"name": "web", "port": ports["master-web"]},
                          {"name": "job-rpc", "port": ports["job-master-rpc"]},
                          {"name": "job-web", "port": ports["job-master-web"]}]
+        if API_GATEWAY_PORT in ports:
+            service_ports.append({"name": "rest", "port": ports[API_GATEWAY_PORT]})
         if "master-embedded" in ports:
             service_ports += [{"name": "embedded", "port": ports["master-embedded"]},
                               {"name": "job-embedded", "port": ports["job-master-embedded"]}]
