@@ -1,20 +1,29 @@
 """Admission webhook throughput and latency: AdmissionReviews of pods with dataset PVCs, over TLS.
 
 Starts the production mutation path (``fluid.webhook.server`` + ``mutation``, the default
-plugin profile, JSON logging as in production, sent to /dev/null) in a separate process
-with a self-signed certificate and caches holding 20 Bound datasets; then a client in this
-process sends ``--requests`` AdmissionReviews (each a pod mounting one or two dataset
-PVCs; a fifth of them serverless, so the FUSE sidecar is injected) with ``--concurrency``
-requests in flight over keep-alive TLS connections, and checks every answer.
+plugin profile, uvloop and JSON logging as in production, the logs sent to /dev/null) in a
+separate process with a self-signed certificate and caches holding 20 Bound datasets. The
+load comes from ``benchmarks/webhook_load`` (Go, built on first use into ~/.cache/fluid),
+which calls the webhook the way kube-apiserver does: Go's net/http client, HTTP/1.1
+keep-alive TLS connections, one POST per review. Each review is a pod mounting one or two
+dataset PVCs; a fifth of them are serverless, so the FUSE sidecar is injected; every answer
+is checked (allowed, with a non-empty patch).
 
-Two phases:
+On a machine with two or more CPUs the server is pinned to one CPU and the client to
+another (``GOMAXPROCS=1``), so the figures are those of one webhook process on one core,
+as in a cluster where the API server runs elsewhere.
 
-- closed loop (the issue's setup: 5,000 requests, 64 in flight): admissions per second
-  and the latency each request saw, queueing included;
-- open loop at ``--rate`` (default 2,000/s, at most 64 in flight): the latency at that
-  arrival rate, which is what an API server sending 2,000 pod creations a second sees.
+Two phases over the same ``--requests`` reviews (5,000 by default):
 
-Prints one line per phase with p50, p99, max and admissions per second. Not a test.
+- closed loop, ``--concurrency`` (64) requests always in flight: the most admissions per
+  second one process answers; by Little's law each request then waits behind the other 63,
+  so its latency is ``concurrency / throughput``;
+- open loop, a review arriving every ``1/--rate`` s (2,000/s by default, at most 64 in
+  flight): the latency an API server creating 2,000 pods a second sees, from the moment
+  each review was due, queueing included.
+
+Prints one block per phase: admissions per second, client-observed p50/p99/max, the
+server's own time per review (parse, plugins, encode) and its CPU per admission. Not a test.
 
     PYTHONPATH=src .venv/bin/python benchmarks/webhook.py
 """
@@ -23,9 +32,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
+import gc
+import hashlib
 import os
-import ssl
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -34,7 +45,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import orjson
 
 from fluid.api import constants
@@ -100,7 +110,8 @@ def _objects() -> list[dict[str, Any]]:
             },
             {
                 "kind": "DaemonSet",
-                "metadata": {"name": f"{name}-fuse", "namespace": NAMESPACE},
+                "metadata": {"name": f"{name}-fuse", "namespace": NAMESPACE,
+                             "uid": f"ds-uid-{i}", "resourceVersion": str(100 + i)},
                 "spec": {
                     "template": {
                         "spec": {
@@ -155,15 +166,51 @@ def _caches() -> Any:
     )
 
 
-async def _serve(port: int, cert_dir: Path) -> None:
-    from aiohttp import web
+def _pod_cache(count: int) -> Store:
+    """``count`` pods as the controller-manager caches them (slim), on 500 nodes.
 
+    They are never read by the webhook; they are here because a real controller-manager
+    holds them, and the garbage collector's full collections walk every live object.
+    """
+    from fluid.kube import slim
+
+    store = Store()
+    for i in range(count):
+        store.upsert(slim.slim_pod({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {
+                "name": f"app-{i}", "namespace": f"team-{i % 40}", "uid": f"pod-uid-{i}",
+                "resourceVersion": str(1000 + i), "labels": {"app": "train", "shard": str(i % 50)},
+                "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": f"job-{i}",
+                                     "uid": f"job-uid-{i}", "controller": True}],
+            },
+            "spec": {
+                "nodeName": f"node-{i % 500}", "schedulerName": "default-scheduler",
+                "containers": [{"name": "main", "image": "registry.invalid/train:1"}],
+                "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": f"ds-{i % 20}"}}],
+            },
+            "status": {
+                "phase": "Running", "hostIP": "10.0.0.1", "podIP": f"10.1.{i // 250}.{i % 250}",
+                "conditions": [{"type": t, "status": "True"}
+                               for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")],
+                "containerStatuses": [{"name": "main", "ready": True, "started": True,
+                                       "restartCount": 0, "state": {"running": {}}}],
+            },
+        }))
+    return store
+
+
+async def _serve(port: int, cert_dir: Path, *, cached_pods: int, gc_freeze: bool) -> None:
+    """The server process: the production handler, plus handler timings printed on SIGUSR1."""
     from fluid.observability import logging as fluid_logging
     from fluid.webhook import mutation, profile, server
 
     fluid_logging.configure(json=True)  # as in production; stderr goes to /dev/null
     chains = profile.parse(profile.DEFAULT_PROFILE)
     handler = mutation.mutating_handler(profile=lambda: chains, caches=_caches())
+    pods = _pod_cache(cached_pods)
+    if gc_freeze:
+        gc.freeze()
     handled: list[float] = []
 
     async def timed(request: Any) -> dict[str, Any]:
@@ -172,20 +219,16 @@ async def _serve(port: int, cert_dir: Path) -> None:
         handled.append(time.perf_counter() - started)
         return review
 
-    async def stats(_: web.Request) -> web.Response:
-        """Handler time (parse excluded) since the last call: the webhook's own share."""
-        ordered = sorted(handled)
+    def report_handled() -> None:
+        """Handler time (parse and encode excluded) since the last report, on stdout."""
+        ordered = sorted(handled) or [0.0]
         handled.clear()
-        return web.json_response(
-            {
-                "count": len(ordered),
-                "p50": statistics.median(ordered),
-                "p99": ordered[int(len(ordered) * 0.99)],
-            }
-        )
+        summary = {"p50": statistics.median(ordered), "p99": ordered[int(len(ordered) * 0.99)]}
+        sys.stdout.write(orjson.dumps(summary).decode() + "\n")
+        sys.stdout.flush()
 
-    app = server.build_app({mutation.MUTATE_PATH: timed})
-    app.router.add_get("/bench-stats", stats)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, report_handled)
+    app = server.build_server({mutation.MUTATE_PATH: timed})
     context = server.tls_context(cert_dir / "tls.crt", cert_dir / "tls.key")
     running = await server.serve(app, host="127.0.0.1", port=port, ssl_context=context)
     print("ready", flush=True)
@@ -193,9 +236,25 @@ async def _serve(port: int, cert_dir: Path) -> None:
         await asyncio.Event().wait()
     finally:
         await running.stop()
+        del pods
 
 
 # -- the client -----------------------------------------------------------------------------------
+
+LOAD_SOURCE = Path(__file__).resolve().parent / "webhook_load"
+
+
+def _load_generator() -> Path:
+    """Build the Go client once per source version into ~/.cache/fluid (about 20 s cold)."""
+    digest = hashlib.sha256()
+    for source in sorted(LOAD_SOURCE.iterdir()):
+        digest.update(source.name.encode() + source.read_bytes())
+    binary = Path.home() / ".cache" / "fluid" / "bench" / f"webhook_load-{digest.hexdigest()[:12]}"
+    if not binary.exists():
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["go", "build", "-o", str(binary), "."], cwd=LOAD_SOURCE, check=True,
+                       env={**os.environ, "CGO_ENABLED": "0"})
+    return binary
 
 
 def _reviews(count: int) -> list[bytes]:
@@ -245,123 +304,70 @@ def _reviews(count: int) -> list[bytes]:
     return reviews
 
 
-async def _post(http: aiohttp.ClientSession, url: str, body: bytes, ctx: ssl.SSLContext) -> float:
-    started = time.perf_counter()
-    async with http.post(url, data=body, ssl=ctx, headers={"Content-Type": "application/json"}) as resp:
-        payload = await resp.read()
-    elapsed = time.perf_counter() - started
-    response = orjson.loads(payload)["response"]
-    if resp.status != 200 or not response["allowed"] or not base64.b64decode(response["patch"]):
-        raise RuntimeError(f"unexpected answer {resp.status}: {payload[:300]!r}")
-    return elapsed
-
-
-async def _closed_loop(
-    http: aiohttp.ClientSession, url: str, ctx: ssl.SSLContext, reviews: list[bytes], concurrency: int
-) -> tuple[list[float], float]:
-    latencies: list[float] = []
-    position = 0
-
-    async def worker() -> None:
-        nonlocal position
-        while position < len(reviews):
-            body = reviews[position]
-            position += 1
-            latencies.append(await _post(http, url, body, ctx))
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return latencies, time.perf_counter() - started
-
-
-async def _open_loop(
-    http: aiohttp.ClientSession,
-    url: str,
-    ctx: ssl.SSLContext,
-    reviews: list[bytes],
-    concurrency: int,
-    rate: float,
-) -> tuple[list[float], float]:
-    """Requests arrive every 1/rate s (at most ``concurrency`` in flight); latency from arrival."""
-    latencies: list[float] = []
-    slots = asyncio.Semaphore(concurrency)
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-
-    async def one(body: bytes, due: float) -> None:
-        async with slots:
-            await _post(http, url, body, ctx)
-        latencies.append(loop.time() - due)
-
-    tasks = []
-    for index, body in enumerate(reviews):
-        due = start + index / rate
-        delay = due - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(body, due)))
-    await asyncio.gather(*tasks)
-    return latencies, loop.time() - start
-
-
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU seconds a process has used so far (from /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _report(
-    phase: str, latencies: list[float], seconds: float, server_cpu: float, handler: dict[str, float]
-) -> None:
-    ordered = sorted(latencies)
-    p50 = statistics.median(ordered) * 1000
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
-    print(
-        f"{phase}: {len(ordered)} admissions in {seconds:.2f}s = {len(ordered) / seconds:,.0f}/s\n"
-        f"    client-observed p50 {p50:.2f} ms  p99 {p99:.2f} ms  max {ordered[-1] * 1000:.2f} ms\n"
-        f"    webhook handler p50 {handler['p50'] * 1000:.3f} ms  p99 {handler['p99'] * 1000:.3f} ms  "
-        f"server CPU {server_cpu / len(ordered) * 1e6:.0f} us/admission (TLS, HTTP, handler, logs)",
-        flush=True,
-    )
+def _cpus() -> tuple[str, str] | None:
+    """(server CPU, client CPU) when this process may use two CPUs, else None (no pinning)."""
+    allowed = sorted(os.sched_getaffinity(0))
+    return (str(allowed[0]), str(allowed[1])) if len(allowed) >= 2 else None
 
 
-async def _handler_stats(
-    http: aiohttp.ClientSession, base: str, ctx: ssl.SSLContext
-) -> dict[str, float]:
-    async with http.get(base + "/bench-stats", ssl=ctx) as resp:
-        stats: dict[str, float] = await resp.json()
+class _Server:
+    """The webhook server child process and how to ask it for its handler timings."""
+
+    def __init__(self, port: int, cert_dir: Path, cpu: str | None, options: list[str]) -> None:
+        pin = ["taskset", "-c", cpu] if cpu is not None and shutil.which("taskset") else []
+        self.process = subprocess.Popen(
+            [*pin, sys.executable, __file__, "--serve", str(port), "--cert-dir", str(cert_dir),
+             *options],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=os.environ.copy(),
+        )
+        assert self.process.stdout is not None
+        self._out = self.process.stdout
+        if self._out.readline().strip() != b"ready":
+            raise SystemExit("the webhook server did not start")
+
+    def handler_stats(self) -> dict[str, float]:
+        self.process.send_signal(signal.SIGUSR1)
+        stats: dict[str, float] = orjson.loads(self._out.readline())
         return stats
 
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
 
-async def _client(args: argparse.Namespace, port: int, ca_file: Path, server_pid: int) -> None:
-    ctx = ssl.create_default_context(cafile=str(ca_file))
-    base = f"https://127.0.0.1:{port}"
-    url = base + "/mutate-fluid-io-v1alpha1-schedulepod"
-    reviews = _reviews(args.requests)
-    connector = aiohttp.TCPConnector(limit=args.concurrency)
-    async with aiohttp.ClientSession(connector=connector) as http:
-        await _closed_loop(http, url, ctx, reviews[:500], args.concurrency)  # warm-up: TLS, caches
-        await _handler_stats(http, base, ctx)
-        cpu = _cpu_seconds(server_pid)
-        latencies, seconds = await _closed_loop(http, url, ctx, reviews, args.concurrency)
-        used = _cpu_seconds(server_pid) - cpu
-        _report(
-            f"closed loop, {args.concurrency} in flight",
-            latencies,
-            seconds,
-            used,
-            await _handler_stats(http, base, ctx),
-        )
-        cpu = _cpu_seconds(server_pid)
-        latencies, seconds = await _open_loop(http, url, ctx, reviews, args.concurrency, args.rate)
-        used = _cpu_seconds(server_pid) - cpu
-        _report(
-            f"open loop at {args.rate:,.0f}/s (<= {args.concurrency} in flight)",
-            latencies,
-            seconds,
-            used,
-            await _handler_stats(http, base, ctx),
-        )
+
+def _phase(load: list[str], server: _Server, extra: list[str], cpu: str | None) -> dict[str, Any]:
+    """Run the Go client once; returns its result with the server's CPU and handler times."""
+    server.handler_stats()  # reset
+    before = _cpu_seconds(server.process.pid)
+    pin = ["taskset", "-c", cpu] if cpu is not None and shutil.which("taskset") else []
+    out = subprocess.run([*pin, *load, *extra], check=True, stdout=subprocess.PIPE,
+                         env={**os.environ, "GOMAXPROCS": "1"}).stdout
+    result: dict[str, Any] = orjson.loads(out)
+    result["server_cpu_seconds"] = _cpu_seconds(server.process.pid) - before
+    result["handler"] = server.handler_stats()
+    return result
+
+
+def _report(phase: str, result: dict[str, Any]) -> None:
+    ordered = sorted(result["latencies"])
+    count, seconds = len(ordered), result["seconds"]
+    p50 = statistics.median(ordered) * 1000
+    p99 = ordered[min(count - 1, int(count * 0.99))] * 1000
+    handler = result["handler"]
+    print(
+        f"{phase}: {count} admissions in {seconds:.2f}s = {count / seconds:,.0f}/s\n"
+        f"    client-observed p50 {p50:.2f} ms  p99 {p99:.2f} ms  max {ordered[-1] * 1000:.2f} ms\n"
+        f"    webhook handler p50 {handler['p50'] * 1000:.3f} ms  p99 {handler['p99'] * 1000:.3f} ms"
+        f"  server CPU {result['server_cpu_seconds'] / count * 1e6:.0f} us/admission"
+        f"  (client CPU {result['client_cpu_seconds'] / count * 1e6:.0f} us)",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -369,60 +375,56 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--rate", type=float, default=2000.0, help="open-loop arrivals per second")
-    parser.add_argument(
-        "--uvloop",
-        action=argparse.BooleanOptionalAction,
-        default=False,
-        help="run the server on uvloop (as the controller-manager does when installed)",
-    )
+    parser.add_argument("--cached-pods", type=int, default=10_000,
+                        help="slim pods held in the server's memory, as a controller-manager does")
+    parser.add_argument("--gc-freeze", action=argparse.BooleanOptionalAction, default=True,
+                        help="gc.freeze() after the caches are filled")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--cert-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve is not None:
-        if args.uvloop:
-            import uvloop
+        import uvloop  # the controller-manager's event loop
 
-            uvloop.install()
-        asyncio.run(_serve(args.serve, args.cert_dir))
+        uvloop.install()
+        asyncio.run(_serve(args.serve, args.cert_dir, cached_pods=args.cached_pods,
+                           gc_freeze=args.gc_freeze))
         return
 
     from fluid.testing.controlplane import free_port
     from fluid.webhook import certs
 
+    binary = _load_generator()
+    cpus = _cpus()
+    server_cpu, client_cpu = cpus if cpus else (None, None)
     with tempfile.TemporaryDirectory() as tmp:
         cert_dir = Path(tmp)
         bundle = certs.issue(names=("localhost", "127.0.0.1"))
         (cert_dir / "tls.crt").write_bytes(bundle.cert)
         (cert_dir / "tls.key").write_bytes(bundle.key)
         (cert_dir / "ca.crt").write_bytes(bundle.ca_bundle)
+        (cert_dir / "reviews").write_bytes(b"\n".join(_reviews(args.requests)))
         port = free_port()
-        child = subprocess.Popen(
-            [
-                sys.executable,
-                __file__,
-                "--serve",
-                str(port),
-                "--cert-dir",
-                str(cert_dir),
-                "--uvloop" if args.uvloop else "--no-uvloop",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=os.environ.copy(),
-        )
+        server = _Server(port, cert_dir, server_cpu, [
+            "--cached-pods", str(args.cached_pods), "--gc-freeze" if args.gc_freeze else "--no-gc-freeze"])
         try:
-            assert child.stdout is not None
-            if child.stdout.readline().strip() != b"ready":
-                raise SystemExit("the webhook server did not start")
             print(
-                f"server pid {child.pid} on 127.0.0.1:{port} (TLS, ECDSA P-256), "
-                f"{DATASETS} Bound datasets cached, default plugin profile",
+                f"server pid {server.process.pid} on 127.0.0.1:{port} (TLS, ECDSA P-256, uvloop), "
+                f"{DATASETS} Bound datasets cached, default plugin profile; "
+                + (f"server pinned to CPU {server_cpu}, Go client to CPU {client_cpu}"
+                   if cpus else "one CPU: server and client share it"),
                 flush=True,
             )
-            asyncio.run(_client(args, port, cert_dir / "ca.crt", child.pid))
+            load = [
+                str(binary), "-url", f"https://127.0.0.1:{port}/mutate-fluid-io-v1alpha1-schedulepod",
+                "-ca", str(cert_dir / "ca.crt"), "-reviews", str(cert_dir / "reviews"),
+                "-concurrency", str(args.concurrency),
+            ]
+            closed = _phase(load, server, ["-mode", "closed"], client_cpu)
+            _report(f"closed loop, {args.concurrency} in flight", closed)
+            opened = _phase(load, server, ["-mode", "open", "-rate", str(args.rate)], client_cpu)
+            _report(f"open loop at {args.rate:,.0f}/s (<= {args.concurrency} in flight)", opened)
         finally:
-            child.terminate()
-            child.wait(10)
+            server.stop()
 
 
 if __name__ == "__main__":

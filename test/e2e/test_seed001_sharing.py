@@ -82,7 +82,7 @@ async def admission_webhook(control_plane: Any, kube: KubeClient, namespaces: No
     ca = pki.CertificateAuthority.load(Path(control_plane.ca_cert_path), Path(control_plane.ca_key_path))
     serving = ca.issue(Path(tempfile.mkdtemp(prefix="fluid-e2e-webhook-")), "webhook",
                        common_name="127.0.0.1", hosts=("127.0.0.1",))
-    app = server.build_app(server.validating_routes(lookup=admission.kube_lookup(kube)))
+    app = server.build_server(server.validating_routes(lookup=admission.kube_lookup(kube)))
     running = await server.serve(app, host="127.0.0.1", port=0, cert_file=serving.cert_path,
                                  key_file=serving.key_path)
     await kube.apply({

@@ -7,8 +7,8 @@ choose the chain (serverless when labelled ``serverless.fluid.io/inject=true`` o
 deprecated ``fuse.sidecar.fluid.io/inject=true``; else serverful, whose
 ``withoutDataset`` chain runs only for pods labelled ``fuse.serverful.fluid.io/inject=true``),
 run its plugins in order on one ``PatchEditor``, and answer with the JSON Patch. Each
-plugin's decision is counted (``fluid_webhook_admission_total{plugin,outcome}``) and
-timed, and the admission is logged once with every plugin's decision.
+plugin's decision is counted (``fluid_webhook_admission_total{plugin,outcome}``; the server
+times whole reviews per path), and the admission is logged once with every plugin's decision.
 
 Never calls the API server (plugins read informer caches) and never decides what a
 plugin does. Built by ``fluid.webhook.setup``; served by ``fluid.webhook.server``.
@@ -40,25 +40,6 @@ ProfileSource = Callable[[], Profile]
 """Returns the current profile (it may be reloaded from its ConfigMap at any time)."""
 
 
-class _Meters:
-    """Prometheus children per (plugin, outcome), looked up once instead of per admission."""
-
-    def __init__(self) -> None:
-        self._totals: dict[tuple[str, str], Any] = {}
-        self._durations: dict[str, Any] = {}
-
-    def count(self, plugin: str, outcome: str, seconds: float) -> None:
-        total = self._totals.get((plugin, outcome))
-        if total is None:
-            total = self._totals[(plugin, outcome)] = metrics.ADMISSION_TOTAL.labels(
-                MUTATE_PATH, plugin, outcome)
-        total.inc()
-        duration = self._durations.get(plugin)
-        if duration is None:
-            duration = self._durations[plugin] = metrics.ADMISSION_DURATION.labels(MUTATE_PATH, plugin)
-        duration.observe(seconds)
-
-
 def _is_serverless(pod_labels: dict[str, str]) -> bool:
     return labels.is_true(pod_labels.get(labels.LABEL_SERVERLESS_INJECT)) or labels.is_true(
         pod_labels.get(labels.LABEL_FUSE_SIDECAR_INJECT))
@@ -82,16 +63,15 @@ def _not_bound_warnings(uses: tuple[datasets.DatasetUse, ...]) -> list[str]:
     ]
 
 
-def _run_chain(chain: tuple[Plugin, ...], ctx: PodContext, meters: _Meters) -> dict[str, str]:
+def _run_chain(chain: tuple[Plugin, ...], ctx: PodContext) -> dict[str, str]:
     decisions: dict[str, str] = {}
     for plugin in chain:
-        started = time.perf_counter()
         try:
             decision: Decision = plugin.mutate(ctx)
         except Denied:
-            meters.count(plugin.name, "denied", time.perf_counter() - started)
+            metrics.ADMISSION_TOTAL.inc(MUTATE_PATH, plugin.name, "denied")
             raise
-        meters.count(plugin.name, decision.outcome, time.perf_counter() - started)
+        metrics.ADMISSION_TOTAL.inc(MUTATE_PATH, plugin.name, decision.outcome)
         decisions[plugin.name] = (
             f"{decision.outcome}: {decision.detail}" if decision.detail else decision.outcome
         )
@@ -102,8 +82,6 @@ def _run_chain(chain: tuple[Plugin, ...], ctx: PodContext, meters: _Meters) -> d
 
 def mutating_handler(*, profile: ProfileSource, caches: datasets.Caches) -> admission.ReviewHandler:
     """The pod mutation handler over ``caches``, running the chains of ``profile()``."""
-    meters = _Meters()
-
     async def handle(request: admission.AdmissionRequest) -> dict[str, Any]:
         started = time.perf_counter()
         pod = request.object or {}
@@ -125,7 +103,7 @@ def mutating_handler(*, profile: ProfileSource, caches: datasets.Caches) -> admi
         ctx = PodContext(namespace=request.namespace, datasets=uses, editor=PatchEditor(pod),
                          caches=caches, warnings=_not_bound_warnings(uses))
         try:
-            decisions = _run_chain(chain, ctx, meters)
+            decisions = _run_chain(chain, ctx)
         except Denied as exc:
             log.info("pod_admission_denied", namespace=request.namespace, pod=pod_name,
                      datasets=[u.name for u in uses], reason=str(exc))

@@ -185,7 +185,7 @@ class WebhookServer:
         bundle = await self.keeper.ensure()
         self._load(bundle)
         assert self._tls is not None
-        running = await server.serve(server.build_app(self.routes()), host=self.config.host,
+        running = await server.serve(server.build_server(self.routes()), host=self.config.host,
                                      port=self.config.port, ssl_context=self._tls)
         self.port = running.port
         try:

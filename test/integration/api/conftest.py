@@ -76,7 +76,7 @@ async def validating_webhook(
     ca = pki.CertificateAuthority.load(Path(control_plane.ca_cert_path),
                                        Path(control_plane.ca_key_path))
     serving = ca.issue(certs, "webhook", common_name="127.0.0.1", hosts=("127.0.0.1",))
-    app = server.build_app(server.validating_routes(lookup=admission.kube_lookup(kube)))
+    app = server.build_server(server.validating_routes(lookup=admission.kube_lookup(kube)))
     running = await server.serve(app, host="127.0.0.1", port=0, cert_file=serving.cert_path,
                                  key_file=serving.key_path)
     await kube.apply(_webhook_configuration(running.port, ca.pair.cert_pem),

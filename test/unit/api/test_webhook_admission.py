@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import RawTestServer, TestClient
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -126,11 +126,11 @@ async def _explode(request: admission.AdmissionRequest) -> dict[str, Any]:
 
 
 async def test_server_routes_reviews_and_never_crashes() -> None:
-    app = server.build_app({
+    app = server.build_server({
         **server.validating_routes(lookup=_nothing),
         "/broken": _explode,
     })
-    async with TestClient(TestServer(app)) as client:
+    async with TestClient(RawTestServer(app.request_handler)) as client:
         malformed = await client.post(server.VALIDATE_PATH, data=b"{}")
         assert malformed.status == 400
         assert "malformed AdmissionReview" in await malformed.text()
@@ -143,6 +143,8 @@ async def test_server_routes_reviews_and_never_crashes() -> None:
         assert "apiserver unreachable" in body["response"]["status"]["message"]
         health = await client.get("/healthz")
         assert health.status == 200
+        assert (await client.get(server.VALIDATE_PATH)).status == 405
+        assert (await client.post("/nowhere", data=b"{}")).status == 404
 
 
 def _self_signed(directory: Path) -> tuple[Path, Path]:
@@ -169,7 +171,7 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
 async def test_serve_over_tls(tmp_path: Path) -> None:
     cert_file, key_file = _self_signed(tmp_path)
     running = await server.serve(
-        server.build_app(server.validating_routes(lookup=_nothing)),
+        server.build_server(server.validating_routes(lookup=_nothing)),
         host="127.0.0.1", port=0, cert_file=cert_file, key_file=key_file,
     )
     try:
@@ -179,5 +181,13 @@ async def test_serve_over_tls(tmp_path: Path) -> None:
             async with session.post(url, data=_review(_request(_load())), ssl=trust) as resp:
                 assert resp.status == 200
                 assert (await resp.json())["response"]["allowed"] is True
+            # a review above aiohttp's default 1 MiB cap (an object near etcd's limit) is read
+            big = _load()
+            big["metadata"]["annotations"] = {"note": "x" * (2 * 1024 * 1024)}
+            async with session.post(url, data=_review(_request(big)), ssl=trust) as resp:
+                assert resp.status == 200, await resp.text()
+            too_big = b"{" + b" " * (server.MAX_BODY_BYTES + 1) + b"}"
+            async with session.post(url, data=too_big, ssl=trust) as resp:
+                assert resp.status == 413
     finally:
         await running.stop()

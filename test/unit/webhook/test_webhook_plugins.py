@@ -360,3 +360,38 @@ def test_fuse_sidecar_denies_with_what_to_do() -> None:
 def test_fuse_sidecar_rejects_bad_mode() -> None:
     with pytest.raises(ValueError, match="mode"):
         build_plugin("FuseSidecar", {"mode": "sidecar"})
+
+
+def test_fuse_sidecar_render_is_reused_per_daemonset_version_and_never_shared() -> None:
+    """Serverless pods of one dataset reuse one render; a new DaemonSet version re-renders."""
+    objects = objs.bound_dataset(NS, "imagenet")
+    daemonset = next(o for o in objects if o["kind"] == "DaemonSet")
+    daemonset["metadata"].update(uid="ds-uid", resourceVersion="1")
+
+    def serverless_pod(name: str) -> dict[str, Any]:
+        return objs.pod(NS, name, claims=("imagenet",), labels={"serverless.fluid.io/inject": "true"})
+
+    first = context(serverless_pod("a"), *objects)
+    second = context(serverless_pod("b"), *objects)
+    plugin = build_plugin("FuseSidecar", None)
+    plugin.mutate(first)
+    plugin.mutate(second)
+    sidecar_a, sidecar_b = first.pod["spec"]["initContainers"][0], second.pod["spec"]["initContainers"][0]
+    assert sidecar_a == sidecar_b
+    assert sidecar_a is not sidecar_b
+    sidecar_a["env"].append({"name": "EDITED", "value": "only in pod a"})
+    assert {"name": "EDITED", "value": "only in pod a"} not in sidecar_b["env"]
+
+    container = daemonset["spec"]["template"]["spec"]["containers"][0]
+    container["image"] = "fluid/fuse:v2"
+    daemonset["metadata"]["resourceVersion"] = "2"
+    third = context(serverless_pod("c"), *objects)
+    plugin.mutate(third)
+    assert third.pod["spec"]["initContainers"][0]["image"] == "fluid/fuse:v2"
+
+    clash = serverless_pod("d")
+    clash["spec"]["volumes"].append({"name": "fuse-device-0", "emptyDir": {}})
+    fourth = context(clash, *objects)
+    plugin.mutate(fourth)
+    mounts = [m["name"] for m in fourth.pod["spec"]["initContainers"][0]["volumeMounts"]]
+    assert mounts == ["fluid-fuse-device-0", "fuse-mount-0"]

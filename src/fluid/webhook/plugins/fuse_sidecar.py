@@ -49,6 +49,9 @@ NATIVE = "native"
 LEGACY = "legacy"
 _CACHE_DIR_PREFIXES = ("datavolume-", "volume-localtime", "cache-dir", "mem", "ssd", "hdd")
 _FUSE_DAEMONSET_SUFFIX = {"jindo": "-jindofs-fuse"}
+_RENDERED: dict[tuple[Any, ...], bytes] = {}
+"""Rendered sidecars (container, volumes) as JSON, keyed by DaemonSet version and inputs."""
+_MAX_RENDERED = 1024
 
 
 def _clone(obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -160,21 +163,46 @@ class FuseSidecar:
     def _container(
         self, ctx: PodContext, template: Mapping[str, Any], *, name: str, index: int, fuse_path: str
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The sidecar and the volumes it needs, rendered once per DaemonSet version.
+
+        Rendering clones the DaemonSet's container and volumes; serverless pods of one
+        dataset all get the same result, so it is kept (as JSON) keyed by everything it
+        depends on, and each admission gets a fresh copy.
+        """
         pod_spec = (template.get("spec") or {}).get("template", {}).get("spec") or {}
+        keep_cache = labels.is_true(ctx.labels.get(labels.LABEL_CACHEDIR_INJECT))
+        taken = {v.get("name") for v in ctx.pod.get("spec", {}).get("volumes") or ()}
+        clashes = tuple(sorted(
+            str(v.get("name")) for v in pod_spec.get("volumes") or () if f"{v.get('name')}-{index}" in taken
+        ))
+        meta = template.get("metadata") or {}
+        key = (meta.get("uid"), meta.get("resourceVersion"), meta.get("namespace"), meta.get("name"),
+               self.mode, self.mount_timeout, name, index, fuse_path, keep_cache, clashes)
+        rendered = _RENDERED.get(key) if key[1] else None
+        if rendered is None:
+            rendered = orjson.dumps(self._render(
+                template, pod_spec, name=name, index=index, fuse_path=fuse_path,
+                keep_cache=keep_cache, clashes=frozenset(clashes)))
+            if key[1]:
+                if len(_RENDERED) >= _MAX_RENDERED:
+                    _RENDERED.clear()
+                _RENDERED[key] = rendered
+        container, volumes = orjson.loads(rendered)
+        return container, volumes
+
+    def _render(
+        self, template: Mapping[str, Any], pod_spec: Mapping[str, Any], *, name: str, index: int,
+        fuse_path: str, keep_cache: bool, clashes: frozenset[str],
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         containers = pod_spec.get("containers") or ()
         if not containers:
             raise Denied(f"FUSE DaemonSet {template['metadata']['name']} has no container")
         container = _clone(containers[0])
-        keep_cache = labels.is_true(ctx.labels.get(labels.LABEL_CACHEDIR_INJECT))
         ds_volumes = {
             v["name"]: v for v in pod_spec.get("volumes") or ()
             if keep_cache or not str(v.get("name", "")).startswith(_CACHE_DIR_PREFIXES)
         }
-        taken = {v.get("name") for v in ctx.pod.get("spec", {}).get("volumes") or ()}
-        renames: dict[str, str] = {}
-        for volume_name in ds_volumes:
-            renamed = f"{volume_name}-{index}"
-            renames[volume_name] = renamed if renamed not in taken else f"fluid-{renamed}"
+        renames = {n: f"fluid-{n}-{index}" if n in clashes else f"{n}-{index}" for n in ds_volumes}
         mounts = [dict(m) for m in container.get("volumeMounts") or () if m.get("name") in ds_volumes]
         for mount in mounts:
             mount["name"] = renames[mount["name"]]

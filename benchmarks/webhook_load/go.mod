@@ -1,0 +1,3 @@
+module fluid.local/benchmarks/webhook_load
+
+go 1.22
