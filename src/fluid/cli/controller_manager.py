@@ -79,7 +79,7 @@ def build_manager(args: argparse.Namespace, client: KubeClient) -> Manager:
         )
     config = ManagerConfig(
         health_host=args.health_addr, health_port=args.health_port, leader_election=election,
-        transforms=slim.TRANSFORMS,
+        transforms=slim.TRANSFORMS, freeze_heap_after_sync=True,
     )
     manager = Manager(client, config)
     engines = EngineSettings(

@@ -65,3 +65,22 @@ def cmc_obj(namespace: str, name: str, value: str) -> dict[str, object]:
         "apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": name, "namespace": namespace}, "data": {"input": value},
     }
+
+
+async def test_heap_frozen_after_caches_sync_only_when_configured(kube: KubeClient, namespace: str) -> None:
+    """The synced cache moves to the GC's permanent generation; objects stay reachable."""
+    import gc
+
+    await kube.create(cmc_obj(namespace, "kept", "v"))
+    gc.unfreeze()
+    plain, _ = cmc.build(kube, namespace, ManagerConfig(health_port=None))
+    async with started(plain):
+        assert gc.get_freeze_count() == 0
+    frozen, _ = cmc.build(kube, namespace, ManagerConfig(health_port=None, freeze_heap_after_sync=True))
+    try:
+        async with started(frozen):
+            assert gc.get_freeze_count() > 0
+            informer = next(iter(frozen._informers.values()))
+            assert informer.get(f"{namespace}/kept") is not None
+    finally:
+        gc.unfreeze()
