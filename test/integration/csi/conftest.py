@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -42,3 +42,28 @@ def mount_ns(workdir: Path) -> Iterator[csiproc.MountNamespace]:
     namespace = csiproc.MountNamespace()
     yield namespace
     namespace.close()
+
+
+@pytest.fixture
+def layout(workdir: Path) -> csiproc.Layout:
+    return csiproc.Layout(workdir)
+
+
+@pytest.fixture
+def fuse(mount_ns: csiproc.MountNamespace, layout: csiproc.Layout) -> Iterator[csiproc.Bindfs]:
+    server = csiproc.Bindfs(mount_ns, source=str(layout.data), mount_point=layout.fluid_path)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def plugin(
+    mount_ns: csiproc.MountNamespace, workdir: Path
+) -> AsyncIterator[csiproc.PluginProcess]:
+    """The real fluid-csi in the mount namespace; it must exit cleanly on SIGTERM."""
+    process = csiproc.PluginProcess(workdir=workdir, node_id="node-a", namespace=mount_ns)
+    await process.ready()
+    yield process
+    code = await process.stop()
+    print(process.logs())  # shown by pytest when the test failed
+    assert code == 0, "fluid-csi did not exit cleanly on SIGTERM"

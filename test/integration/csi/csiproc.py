@@ -29,7 +29,8 @@ import pytest
 
 from fluid.csi.proto import csi_pb2, csi_pb2_grpc
 
-ROOT = Path(__file__).resolve().parents[3]
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[2]
 CAP_SYS_ADMIN = 21
 
 
@@ -101,12 +102,45 @@ class MountNamespace:
     def mountinfo(self) -> str:
         return Path(f"/proc/{self.pid}/mountinfo").read_text()
 
+    def entries_at(self, path: str) -> list[list[str]]:
+        """The mountinfo lines (split in fields) of the mounts at ``path``."""
+        return [ln.split(" ") for ln in self.mountinfo().splitlines() if ln.split(" ")[4] == path]
+
     def mount_points(self) -> list[str]:
         return [line.split(" ")[4] for line in self.mountinfo().splitlines()]
 
     def close(self) -> None:
         self._holder.kill()
         self._holder.wait(timeout=10)
+
+
+POD = "0c9d7c57-6a0e-4b8f-9d7e-0e6c3f2b1a90"
+OTHER_POD = "7f3e2d1c-0b9a-4876-8543-210fedcba987"
+
+
+class Layout:
+    """The host paths of one test: the dataset, the FUSE mount point, kubelet paths."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.data = workdir / "data"
+        self.fluid_path = str(workdir / "runtime-mnt" / "thin" / "default" / "demo" / "thin-fuse")
+        self.staging = str(workdir / "kubelet" / "plugins" / "csi" / "pv" / "globalmount")
+        (self.data / "train").mkdir(parents=True)
+        (self.data / "hello.txt").write_text("hello from the dataset\n")
+        (self.data / "train" / "part-0").write_text("rows\n")
+
+    def target(self, pod: str = POD) -> str:
+        return str(
+            self.workdir / "kubelet" / "pods" / pod / "volumes" / "kubernetes.io~csi"
+            / "default-demo" / "mount"
+        )
+
+    def context(self, **extra: str) -> dict[str, str]:
+        return {
+            "fluid_path": self.fluid_path, "mount_type": "fuse", "runtime_namespace": "default",
+            "runtime_name": "demo", **extra,
+        }
 
 
 class Bindfs:
@@ -153,11 +187,17 @@ class PluginProcess:
     def __init__(
         self, *, workdir: Path, node_id: str, namespace: MountNamespace | None = None,
         kubeconfig: str | None = None, extra: tuple[str, ...] = (),
+        readonly_bind: str | None = None,
     ) -> None:
         self.socket = str(workdir / "csi.sock")
         self.log_path = workdir / "plugin.log"
+        # readonly_bind: serve through csi_plugin_launcher.py with that LinuxMounter mode.
+        program = (
+            [str(HERE / "csi_plugin_launcher.py"), "--readonly-bind", readonly_bind]
+            if readonly_bind else ["-m", "fluid.cli.csi"]
+        )
         command = [
-            sys.executable, "-m", "fluid.cli.csi", "--endpoint", f"unix://{self.socket}",
+            sys.executable, *program, "--endpoint", f"unix://{self.socket}",
             "--node-id", node_id, "--state-dir", str(workdir / "state"), "--log-json",
             "--log-level", "debug", "--recovery-period", "0.2", "--stage-timeout", "5",
             "--publish-timeout", "3", "--grace", "5",
@@ -201,6 +241,33 @@ class PluginProcess:
         return code
 
 
+class MountinfoWatcher:
+    """``mountinfo_watch.py`` polling a namespace's mount table for the modes at ``paths``.
+
+    ``stop()`` returns ``{path: {"ro": reads, "rw": reads}}``: how many of its reads showed
+    a mount at each path, by mode; ``reads`` is how many reads it made in all.
+    """
+
+    def __init__(self, namespace: MountNamespace, *paths: str) -> None:
+        self.reads = 0
+        self._process = subprocess.Popen(
+            [sys.executable, str(HERE / "mountinfo_watch.py"), f"/proc/{namespace.pid}/mountinfo",
+             *paths],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True,
+        )
+        assert self._process.stdout is not None
+        if self._process.stdout.readline().strip() != "ready":
+            raise RuntimeError("mountinfo_watch.py did not start")
+
+    def stop(self) -> dict[str, dict[str, int]]:
+        self._process.send_signal(signal.SIGTERM)
+        out, _ = self._process.communicate(timeout=20)
+        report = json.loads(out)
+        self.reads = report["reads"]
+        seen: dict[str, dict[str, int]] = report["seen"]
+        return seen
+
+
 def wait_for(predicate: Callable[[], bool], *, what: str, timeout: float = 15) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -241,6 +308,23 @@ def read_errno(path: str) -> tuple[str | None, int | None]:
 
 
 ENOTCONN = errno.ENOTCONN
+
+
+async def publish(
+    plugin: PluginProcess, layout: Layout, target: str, *, readonly: bool = False,
+    **extra: str,
+) -> None:
+    await plugin.node.NodePublishVolume(csi_pb2.NodePublishVolumeRequest(
+        volume_id="default-demo", staging_target_path=layout.staging, target_path=target,
+        volume_capability=mount_capability(), readonly=readonly,
+        volume_context=layout.context(**extra),
+    ))
+
+
+async def unpublish(plugin: PluginProcess, target: str) -> None:
+    await plugin.node.NodeUnpublishVolume(
+        csi_pb2.NodeUnpublishVolumeRequest(volume_id="default-demo", target_path=target)
+    )
 
 
 def mount_capability(

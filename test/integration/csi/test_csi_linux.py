@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import csiproc
 import grpc
@@ -21,85 +19,12 @@ from fluid.csi.proto import csi_pb2
 
 pytestmark = pytest.mark.mounts
 
-POD = "0c9d7c57-6a0e-4b8f-9d7e-0e6c3f2b1a90"
-OTHER_POD = "7f3e2d1c-0b9a-4876-8543-210fedcba987"
 
-
-class Layout:
-    """The host paths of one test: the dataset, the FUSE mount point, kubelet paths."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.data = workdir / "data"
-        self.fluid_path = str(workdir / "runtime-mnt" / "thin" / "default" / "demo" / "thin-fuse")
-        self.staging = str(workdir / "kubelet" / "plugins" / "csi" / "pv" / "globalmount")
-        (self.data / "train").mkdir(parents=True)
-        (self.data / "hello.txt").write_text("hello from the dataset\n")
-        (self.data / "train" / "part-0").write_text("rows\n")
-
-    def target(self, pod: str = POD) -> str:
-        return str(
-            self.workdir / "kubelet" / "pods" / pod / "volumes" / "kubernetes.io~csi"
-            / "default-demo" / "mount"
-        )
-
-    def context(self, **extra: str) -> dict[str, str]:
-        return {
-            "fluid_path": self.fluid_path, "mount_type": "fuse", "runtime_namespace": "default",
-            "runtime_name": "demo", **extra,
-        }
-
-
-@pytest.fixture
-def layout(workdir: Path) -> Layout:
-    return Layout(workdir)
-
-
-@pytest.fixture
-def fuse(mount_ns: csiproc.MountNamespace, layout: Layout) -> Iterator[csiproc.Bindfs]:
-    server = csiproc.Bindfs(mount_ns, source=str(layout.data), mount_point=layout.fluid_path)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-async def plugin(
-    mount_ns: csiproc.MountNamespace, workdir: Path
-) -> AsyncIterator[csiproc.PluginProcess]:
-    process = csiproc.PluginProcess(workdir=workdir, node_id="node-a", namespace=mount_ns)
-    await process.ready()
-    yield process
-    code = await process.stop()
-    print(process.logs())  # shown by pytest when the test failed
-    assert code == 0, "fluid-csi did not exit cleanly on SIGTERM"
-
-
-async def _publish(
-    plugin: csiproc.PluginProcess, layout: Layout, target: str, *, readonly: bool = False,
-    **extra: str,
-) -> None:
-    await plugin.node.NodePublishVolume(csi_pb2.NodePublishVolumeRequest(
-        volume_id="default-demo", staging_target_path=layout.staging, target_path=target,
-        volume_capability=csiproc.mount_capability(), readonly=readonly,
-        volume_context=layout.context(**extra),
-    ))
-
-
-async def _unpublish(plugin: csiproc.PluginProcess, target: str) -> None:
-    await plugin.node.NodeUnpublishVolume(
-        csi_pb2.NodeUnpublishVolumeRequest(volume_id="default-demo", target_path=target)
-    )
-
-
-async def _stage(plugin: csiproc.PluginProcess, layout: Layout) -> None:
+async def _stage(plugin: csiproc.PluginProcess, layout: csiproc.Layout) -> None:
     await plugin.node.NodeStageVolume(csi_pb2.NodeStageVolumeRequest(
         volume_id="default-demo", staging_target_path=layout.staging,
         volume_capability=csiproc.mount_capability(), volume_context=layout.context(),
     ))
-
-
-def _entries_at(ns: csiproc.MountNamespace, path: str) -> list[list[str]]:
-    return [line.split(" ") for line in ns.mountinfo().splitlines() if line.split(" ")[4] == path]
 
 
 def _read(ns: csiproc.MountNamespace, path: str) -> tuple[str | None, int | None]:
@@ -108,15 +33,15 @@ def _read(ns: csiproc.MountNamespace, path: str) -> tuple[str | None, int | None
 
 async def test_publish_bind_mounts_the_fuse_path_into_the_pod(
     mount_ns: csiproc.MountNamespace, fuse: csiproc.Bindfs, plugin: csiproc.PluginProcess,
-    layout: Layout,
+    layout: csiproc.Layout,
 ) -> None:
     fuse.start()
     target = layout.target()
-    await _publish(plugin, layout, target)
-    await _publish(plugin, layout, target)  # idempotent: still one mount
+    await csiproc.publish(plugin, layout, target)
+    await csiproc.publish(plugin, layout, target)  # idempotent: still one mount
     assert _read(mount_ns, target + "/hello.txt") == ("hello from the dataset\n", None)
-    (at_target,) = _entries_at(mount_ns, target)
-    (at_fuse,) = _entries_at(mount_ns, layout.fluid_path)
+    (at_target,) = mount_ns.entries_at(target)
+    (at_fuse,) = mount_ns.entries_at(layout.fluid_path)
     assert at_target[2] == at_fuse[2]  # same device: a bind of the FUSE mount
     assert at_target[-3] == "fuse"
     # Not visible outside the private namespace.
@@ -125,12 +50,12 @@ async def test_publish_bind_mounts_the_fuse_path_into_the_pod(
 
 async def test_read_only_and_read_write_publishes(
     mount_ns: csiproc.MountNamespace, fuse: csiproc.Bindfs, plugin: csiproc.PluginProcess,
-    layout: Layout,
+    layout: csiproc.Layout,
 ) -> None:
     fuse.start()
-    ro, rw = layout.target(POD), layout.target(OTHER_POD)
-    await _publish(plugin, layout, ro, readonly=True)
-    await _publish(plugin, layout, rw)
+    ro, rw = layout.target(csiproc.POD), layout.target(csiproc.OTHER_POD)
+    await csiproc.publish(plugin, layout, ro, readonly=True)
+    await csiproc.publish(plugin, layout, rw)
     write_ro = mount_ns.run("sh", "-c", f"echo x > {ro}/new.txt")
     assert write_ro.returncode != 0
     assert "Read-only file system" in write_ro.stderr
@@ -138,52 +63,52 @@ async def test_read_only_and_read_write_publishes(
     assert (layout.data / "new.txt").read_text() == "written\n"
     # The same target cannot switch modes behind the pod's back.
     with pytest.raises(grpc.aio.AioRpcError) as info:
-        await _publish(plugin, layout, ro)
+        await csiproc.publish(plugin, layout, ro)
     assert info.value.code() == grpc.StatusCode.ALREADY_EXISTS
 
 
 async def test_publish_a_sub_path(
     mount_ns: csiproc.MountNamespace, fuse: csiproc.Bindfs, plugin: csiproc.PluginProcess,
-    layout: Layout,
+    layout: csiproc.Layout,
 ) -> None:
     fuse.start()
     target = layout.target()
-    await _publish(plugin, layout, target, fluid_sub_path="train")
+    await csiproc.publish(plugin, layout, target, fluid_sub_path="train")
     assert os.listdir(mount_ns.path(target)) == ["part-0"]
-    (entry,) = _entries_at(mount_ns, target)
+    (entry,) = mount_ns.entries_at(target)
     assert entry[3] == "/train"
 
 
 async def test_unpublish_unmounts_and_removes_the_target(
     mount_ns: csiproc.MountNamespace, fuse: csiproc.Bindfs, plugin: csiproc.PluginProcess,
-    layout: Layout,
+    layout: csiproc.Layout,
 ) -> None:
     fuse.start()
     target = layout.target()
-    await _publish(plugin, layout, target)
-    await _unpublish(plugin, target)
-    assert _entries_at(mount_ns, target) == []
+    await csiproc.publish(plugin, layout, target)
+    await csiproc.unpublish(plugin, target)
+    assert mount_ns.entries_at(target) == []
     assert not csiproc.exists(mount_ns.path(target))
-    await _unpublish(plugin, target)  # again: OK
+    await csiproc.unpublish(plugin, target)  # again: OK
 
 
 async def test_unpublish_works_on_a_target_whose_fuse_died(
     mount_ns: csiproc.MountNamespace, fuse: csiproc.Bindfs, plugin: csiproc.PluginProcess,
-    layout: Layout,
+    layout: csiproc.Layout,
 ) -> None:
     fuse.start()
     target = layout.target()
-    await _publish(plugin, layout, target)
+    await csiproc.publish(plugin, layout, target)
     fuse.kill()
     assert _read(mount_ns, target + "/hello.txt") == (None, errno.ENOTCONN)
-    await _unpublish(plugin, target)
-    assert _entries_at(mount_ns, target) == []
+    await csiproc.unpublish(plugin, target)
+    assert mount_ns.entries_at(target) == []
     assert not csiproc.exists(mount_ns.path(target))
 
 
 async def test_stage_waits_for_the_fuse_client(
     mount_ns: csiproc.MountNamespace, fuse: csiproc.Bindfs, plugin: csiproc.PluginProcess,
-    layout: Layout,
+    layout: csiproc.Layout,
 ) -> None:
     staging = asyncio.ensure_future(_stage(plugin, layout))
     await asyncio.sleep(0.5)
@@ -193,7 +118,7 @@ async def test_stage_waits_for_the_fuse_client(
 
 
 async def test_stage_without_a_fuse_client_is_unavailable(
-    mount_ns: csiproc.MountNamespace, plugin: csiproc.PluginProcess, layout: Layout,
+    mount_ns: csiproc.MountNamespace, plugin: csiproc.PluginProcess, layout: csiproc.Layout,
 ) -> None:
     os.makedirs(layout.fluid_path)  # an empty directory is not the dataset
     with pytest.raises(grpc.aio.AioRpcError) as info:
@@ -204,7 +129,7 @@ async def test_stage_without_a_fuse_client_is_unavailable(
 
 async def test_stage_clears_a_dead_fuse_mount(
     mount_ns: csiproc.MountNamespace, fuse: csiproc.Bindfs, plugin: csiproc.PluginProcess,
-    layout: Layout,
+    layout: csiproc.Layout,
 ) -> None:
     fuse.start()
     fuse.kill()
