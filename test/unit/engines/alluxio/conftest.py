@@ -40,10 +40,10 @@ class Harness:
         self.ports = PortAllocator(PortRange(20000, 20100))
         self.events = MemoryRecorder()
 
-    def engine(self, name: str = "hbase", namespace: str = "default") -> AlluxioEngine:
+    def engine(self, name: str = "hbase", namespace: str = "default", **options: Any) -> AlluxioEngine:
         deps = base.EngineDeps(client=None, view=self.view, ports=self.ports,  # type: ignore[arg-type]
                                events=self.events, executor=self.executor)
-        return AlluxioEngine(deps, base.RuntimeKey("AlluxioRuntime", namespace, name))
+        return AlluxioEngine(deps, base.RuntimeKey("AlluxioRuntime", namespace, name), **options)
 
 
 @pytest.fixture

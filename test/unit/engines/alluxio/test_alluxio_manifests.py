@@ -146,11 +146,126 @@ def test_container_network_allocates_nothing() -> None:
     assert properties(objects)["alluxio.worker.rpc.port"] == "29999"
 
 
-def test_ha_masters_need_embedded_journal_ports() -> None:
-    spec = spec_of({**MEM_SSD, "master": {"replicas": 3}})
-    assert {"master-embedded", "job-master-embedded"} <= set(manifests.port_names(spec))
-    assert properties(render({**MEM_SSD, "master": {"replicas": 3}}))[
-        "alluxio.master.journal.type"] == "EMBEDDED"
+HA = {**MEM_SSD, "master": {"replicas": 3}}
+
+
+def env_of(container: Obj) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+
+
+def allocated_for(raw: Obj) -> dict[str, int]:
+    return {n: 21000 + i for i, n in enumerate(manifests.port_names(spec_of(raw)))}
+
+
+def test_three_masters_list_each_other_in_the_journal_addresses() -> None:
+    allocated = allocated_for(HA)
+    assert {"master-embedded", "job-master-embedded"} <= set(allocated)
+    assert len(allocated) == 11  # 9 + the two embedded-journal ports
+    objects = render(HA, ctx=context(ports=allocated))
+    props = properties(objects)
+    port = allocated["master-embedded"]
+    assert props["alluxio.master.embedded.journal.addresses"] == (
+        f"demo-master-0.demo-master.default.svc:{port},"
+        f"demo-master-1.demo-master.default.svc:{port},"
+        f"demo-master-2.demo-master.default.svc:{port}")
+    assert props["alluxio.master.journal.type"] == "EMBEDDED"
+    assert props["alluxio.master.embedded.journal.port"] == str(port)
+    assert props["alluxio.job.master.embedded.journal.port"] == str(allocated["job-master-embedded"])
+    # Nobody is told that master-0 is the master: clients find the primary from the list.
+    assert "alluxio.master.hostname" not in props
+    assert objects["StatefulSet/demo-master"]["spec"]["replicas"] == 3
+
+
+def test_each_master_is_named_as_in_the_journal_addresses() -> None:
+    allocated = allocated_for(HA)
+    objects = render(HA, ctx=context(ports=allocated))
+    sts = objects["StatefulSet/demo-master"]["spec"]
+    assert sts["serviceName"] == "demo-master"
+    pod = sts["template"]["spec"]
+    master, job_master = pod["containers"]
+    for container in (master, job_master):
+        names = [e["name"] for e in container["env"]]
+        assert names[:2] == ["FLUID_POD_NAME", "ALLUXIO_MASTER_HOSTNAME"]  # $(VAR) order
+        env = env_of(container)
+        assert env["FLUID_POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+        assert env["ALLUXIO_MASTER_HOSTNAME"] == "$(FLUID_POD_NAME).demo-master.default.svc"
+    assert {p["name"]: p["containerPort"] for p in master["ports"]} == {
+        "master-rpc": allocated["master-rpc"], "master-web": allocated["master-web"],
+        "embedded": allocated["master-embedded"]}
+    assert {p["name"]: p["containerPort"] for p in job_master["ports"]} == {
+        "job-master-rpc": allocated["job-master-rpc"], "job-master-web": allocated["job-master-web"],
+        "job-embedded": allocated["job-master-embedded"]}
+    assert {"name": "alluxio-journal", "mountPath": "/journal"} in master["volumeMounts"]
+    assert {"name": "alluxio-journal", "emptyDir": {"sizeLimit": "30Gi"}} in pod["volumes"]
+    for workload, container in (("StatefulSet/demo-worker", 0), ("StatefulSet/demo-worker", 1),
+                                ("DaemonSet/demo-fuse", 0)):
+        spec = objects[workload]["spec"]["template"]["spec"]
+        assert "ALLUXIO_MASTER_HOSTNAME" not in env_of(spec["containers"][container])
+
+
+def test_three_masters_get_their_own_services_and_a_governing_one() -> None:
+    allocated = allocated_for(HA)
+    objects = render(HA, ctx=context(ports=allocated))
+    assert sorted(k for k in objects if k.startswith("Service/")) == [
+        "Service/demo-master", "Service/demo-master-0", "Service/demo-master-1",
+        "Service/demo-master-2"]
+    governing = objects["Service/demo-master"]["spec"]
+    assert governing["clusterIP"] == "None"
+    assert governing["publishNotReadyAddresses"] is True  # peers resolve before they are Ready
+    assert governing["selector"] == {"app.kubernetes.io/name": "alluxio",
+                                     "app.kubernetes.io/instance": "demo",
+                                     "app.kubernetes.io/component": "master"}
+    second = objects["Service/demo-master-1"]["spec"]
+    assert second["selector"]["statefulset.kubernetes.io/pod-name"] == "demo-master-1"
+    assert {p["name"]: p["port"] for p in second["ports"]} == {
+        name: allocated[name] for name in ("master-rpc", "master-web", "job-master-rpc",
+                                           "job-master-web", "master-embedded",
+                                           "job-master-embedded")}
+
+
+def test_embedded_journal_ports_the_user_fixes_or_container_network_defaults() -> None:
+    fixed = {**MEM_SSD, "master": {"replicas": 3, "ports": {"embeddedJournal": 19300}},
+             "jobMaster": {"ports": {"embeddedJournal": 20300}}}
+    names = manifests.port_names(spec_of(fixed))
+    assert "master-embedded" not in names
+    assert "job-master-embedded" not in names
+    props = properties(render(fixed, ctx=context(ports=allocated_for(fixed))))
+    assert props["alluxio.master.embedded.journal.addresses"].split(",")[2] == (
+        "demo-master-2.demo-master.default.svc:19300")
+    assert props["alluxio.job.master.embedded.journal.port"] == "20300"
+    container = {**MEM_SSD, "master": {"replicas": 3, "networkMode": "ContainerNetwork"}}
+    assert "master-embedded" not in manifests.port_names(spec_of(container))
+    assert properties(render(container))["alluxio.master.embedded.journal.addresses"].endswith(
+        "demo-master-2.demo-master.default.svc:19200")
+
+
+def test_one_master_keeps_the_single_master_layout() -> None:
+    objects = render(MEM_SSD)
+    props = properties(objects)
+    assert props["alluxio.master.hostname"] == "demo-master-0"
+    assert props["alluxio.master.journal.type"] == "UFS"
+    assert "alluxio.master.embedded.journal.addresses" not in props
+    master = objects["StatefulSet/demo-master"]["spec"]["template"]["spec"]["containers"][0]
+    assert env_of(master)["ALLUXIO_MASTER_HOSTNAME"] == "demo-master-0"
+    worker = objects["StatefulSet/demo-worker"]["spec"]["template"]["spec"]["containers"][0]
+    assert env_of(worker)["ALLUXIO_MASTER_HOSTNAME"] == "demo-master-0"
+    assert [p["name"] for p in objects["Service/demo-master-0"]["spec"]["ports"]] == [
+        "master-rpc", "master-web", "job-master-rpc", "job-master-web"]
+
+
+def test_config_map_tells_other_pods_where_the_masters_are() -> None:
+    single = render(MEM_SSD)["ConfigMap/demo-config"]["data"]["ALLUXIO_JAVA_OPTS"].split()
+    assert "-Dalluxio.master.hostname=demo-master-0.default" in single
+    assert "-Dalluxio.master.rpc.port=19998" in single
+    allocated = allocated_for(HA)
+    ha = render(HA, ctx=context(ports=allocated))["ConfigMap/demo-config"]["data"][
+        "ALLUXIO_JAVA_OPTS"].split()
+    port = allocated["master-embedded"]
+    assert not any(o.startswith("-Dalluxio.master.hostname=") for o in ha)
+    assert (f"-Dalluxio.master.embedded.journal.addresses=demo-master-0.demo-master.default.svc:"
+            f"{port},demo-master-1.demo-master.default.svc:{port},"
+            f"demo-master-2.demo-master.default.svc:{port}") in ha
+    assert f"-Dalluxio.job.master.rpc.port={allocated['job-master-rpc']}" in ha
 
 
 def test_worker_placement_and_fuse_selector() -> None:
