@@ -22,6 +22,7 @@ from typing import Any
 
 import structlog
 
+from fluid.api import pod_labels
 from fluid.controllers import ControllerContext
 from fluid.engines import base as engine_base
 from fluid.kube import KubeClient, resources
@@ -40,21 +41,15 @@ RECHECK_AFTER = 30.0
 """Seconds before looking again at a pod whose FUSE container outlived its unmount."""
 _DONE_EXIT_CODES = (0, 137)
 
-# The webhook's spellings (fluid.webhook.labels); controllers do not import the webhook
-# package, so they are repeated here until they move to fluid.api.constants.
-LABEL_DONE_INJECT = "done.sidecar.fluid.io/inject"
-FUSE_CONTAINER_PREFIX = "fluid-fuse"
-ENV_FUSE_MOUNTPOINT = "FLUID_FUSE_MOUNTPOINT"
-
 
 def _is_fuse(container: Mapping[str, Any]) -> bool:
-    return FUSE_CONTAINER_PREFIX in str(container.get("name", ""))
+    return pod_labels.FUSE_CONTAINER_PREFIX in str(container.get("name", ""))
 
 
 def _watched(pod: Mapping[str, Any]) -> bool:
     meta = pod.get("metadata") or {}
     spec = pod.get("spec") or {}
-    done = str((meta.get("labels") or {}).get(LABEL_DONE_INJECT, "")).lower() == "true"
+    done = pod_labels.is_true((meta.get("labels") or {}).get(pod_labels.LABEL_DONE_INJECT))
     return done and any(
         _is_fuse(c) for c in spec.get("containers") or ())
 
@@ -69,7 +64,7 @@ def fuse_stop_command(container: Mapping[str, Any]) -> list[str] | None:
     if pre_stop.get("command"):
         return [str(word) for word in pre_stop["command"]]
     for env in container.get("env") or ():
-        if env.get("name") == ENV_FUSE_MOUNTPOINT and env.get("value"):
+        if env.get("name") == pod_labels.ENV_FUSE_MOUNTPOINT and env.get("value"):
             return ["umount", str(env["value"])]
     for mount in container.get("volumeMounts") or ():
         if str(mount.get("name", "")).endswith("-fuse-mount"):

@@ -31,8 +31,9 @@ from typing import Any
 import yaml
 
 from fluid.api import kinds
+from fluid.api import pod_labels as labels
 from fluid.api.constants import LABEL_ENABLE_INJECTION
-from fluid.webhook import labels, mutation, profile, server
+from fluid.webhook import mutation, profile, server
 
 __all__ = [
     "MUTATING_NAME",

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import attrs
 
 from fluid.api import constants
-from fluid.webhook import labels
+from fluid.api import pod_labels as labels
 
 __all__ = ["Caches", "DatasetUse", "ObjectSource", "dataset_of_claim", "resolve"]
 

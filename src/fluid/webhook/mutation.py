@@ -23,8 +23,9 @@ from typing import Any
 import structlog
 
 from fluid.api import constants
+from fluid.api import pod_labels as labels
 from fluid.observability import metrics
-from fluid.webhook import admission, datasets, labels
+from fluid.webhook import admission, datasets
 from fluid.webhook.jsonpatch import PatchEditor
 from fluid.webhook.plugins.api import Decision, Denied, Plugin, PodContext
 from fluid.webhook.profile import Profile

@@ -38,7 +38,7 @@ from typing import Any
 import attrs
 import orjson
 
-from fluid.webhook import labels
+from fluid.api import pod_labels as labels
 from fluid.webhook.datasets import DatasetUse
 from fluid.webhook.plugins.api import Decision, Denied, Plugin, PodContext
 

@@ -15,7 +15,8 @@ from typing import Any
 
 import attrs
 
-from fluid.webhook import affinity, labels
+from fluid.api import pod_labels as labels
+from fluid.webhook import affinity
 from fluid.webhook.plugins.api import Decision, Plugin, PodContext
 
 __all__ = ["NAME", "build"]

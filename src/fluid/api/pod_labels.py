@@ -1,8 +1,9 @@
-"""Pod labels and annotations the webhook reads and writes (upstream Fluid's spellings).
+"""Labels, annotations and env names Fluid puts on application pods (upstream's spellings).
 
-Owns the spellings that ``fluid.api.constants`` does not have yet (they concern pods, not
-Fluid's kinds) and the small pure helpers that build per-dataset keys. Never does I/O.
-Used by the mutation chain, its plugins and the FluidApp controller.
+Owns the pod-side vocabulary shared by the webhook (which writes it when it mutates a pod)
+and the FluidApp controller (which finds injected sidecars by it), and the small pure
+helpers that build per-dataset keys. ``fluid.api.constants`` holds the keys of Fluid's
+own objects and of nodes. Never does I/O.
 """
 
 from __future__ import annotations
