@@ -63,22 +63,31 @@ def require_mount_privileges(*, fuse: bool = False) -> None:
 
 
 class MountNamespace:
-    """A private mount namespace kept alive by a sleeping process."""
+    """A private mount namespace kept alive by a sleeping process.
 
-    def __init__(self) -> None:
+    With ``copy_of``, a copy of that namespace instead, propagation unchanged: a mount
+    made under one of its shared mounts shows up here too, as a mount made in a CSI
+    plugin's container under the kubelet's Bidirectional ``pods`` directory shows up in
+    the kubelet's namespace.
+    """
+
+    def __init__(self, *, copy_of: MountNamespace | None = None) -> None:
+        propagation = "unchanged" if copy_of else "private"
+        command = ["unshare", "--mount", "--propagation", propagation, "sleep", "infinity"]
         self._holder = subprocess.Popen(
-            ["unshare", "--mount", "--propagation", "private", "sleep", "infinity"],
-            stdin=subprocess.DEVNULL,
+            copy_of.argv(*command) if copy_of else command, stdin=subprocess.DEVNULL,
         )
         self.pid = self._holder.pid
-        self._wait_for_own_namespace()
+        self._wait_for_own_namespace(
+            os.readlink(f"/proc/{copy_of.pid}/ns/mnt") if copy_of else None
+        )
 
-    def _wait_for_own_namespace(self) -> None:
+    def _wait_for_own_namespace(self, origin: str | None) -> None:
         mine = os.readlink("/proc/self/ns/mnt")
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
-                if os.readlink(f"/proc/{self.pid}/ns/mnt") != mine:
+                if os.readlink(f"/proc/{self.pid}/ns/mnt") not in (mine, origin):
                     return
             except FileNotFoundError:
                 pass
