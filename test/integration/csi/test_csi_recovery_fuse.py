@@ -64,17 +64,11 @@ async def _kill_and_restart(
     fuse.kill()
     assert csiproc.read_errno(ns.path(target + "/hello.txt")) == (None, errno.ENOTCONN)
     fuse.restart()
-
-    def mounts_at_target() -> list[list[str]]:
-        return [ln.split(" ") for ln in ns.mountinfo().splitlines() if ln.split(" ")[4] == target]
-
-    # A read-only re-bind is a bind then a read-only remount: wait for the settled state.
     await csiproc.eventually(
-        lambda: csiproc.read_errno(ns.path(target + "/hello.txt")) == (CONTENT, None)
-        and all("ro" in m[5].split(",") for m in mounts_at_target()),
-        what="the pod's volume to be readable again, read-only", timeout=20,
+        lambda: csiproc.read_errno(ns.path(target + "/hello.txt")) == (CONTENT, None),
+        what="the pod's volume to be readable again", timeout=20,
     )
-    at_target = mounts_at_target()
+    at_target = ns.entries_at(target)
     assert len(at_target) == 1, "the dead bind must be replaced, not stacked"
     assert "ro" in at_target[0][5].split(","), "the re-bind keeps the read-only mode"
 
@@ -94,13 +88,21 @@ async def test_recovery_rebinds_after_the_fuse_server_restarts(
         assert mount_ns.run("mkdir", "-p", subpath).returncode == 0
         assert mount_ns.run("mount", "--bind", target + "/train", subpath).returncode == 0
         assert csiproc.read_errno(mount_ns.path(subpath + "/part-0")) == ("rows\n", None)
-        await _kill_and_restart(mount_ns, fuse, target)
-        await csiproc.eventually(
-            lambda: csiproc.read_errno(mount_ns.path(subpath + "/part-0")) == ("rows\n", None),
-            what="the container's subPath mount to be readable again",
-        )
-        # Readable comes before the read-only remount and the log line: wait for the
-        # recovery of both mounts to have finished before stopping the plugin.
+        watcher = csiproc.MountinfoWatcher(mount_ns, target, subpath)
+        try:
+            await _kill_and_restart(mount_ns, fuse, target)
+            await csiproc.eventually(
+                lambda: csiproc.read_errno(mount_ns.path(subpath + "/part-0")) == ("rows\n", None),
+                what="the container's subPath mount to be readable again",
+            )
+        finally:
+            seen = watcher.stop()
+        # Both re-binds were read-only as they appeared, like the dead binds they replaced.
+        for path in (target, subpath):
+            assert seen[path]["ro"] > 0, seen  # mounted all along: the dead bind, the new one
+            assert seen[path]["rw"] == 0, seen
+        # Readable comes before the log line: wait for the recovery of both mounts to
+        # have finished before stopping the plugin.
         await csiproc.eventually(
             lambda: len(_recovered(plugin.logs())) == 2, what="both recoveries to finish",
         )
