@@ -4,8 +4,9 @@
 private sleep``; processes join it with ``nsenter -m`` and the test reads paths inside it
 through ``/proc/<pid>/root``. Nothing mounted there is visible to the host, and it all
 goes away when the namespace's last process exits. ``PluginProcess`` runs the real
-``fluid-csi`` (``python -m fluid.cli.csi``) in that namespace (or outside one), on a
-socket the test reaches with real gRPC.
+``fluid-csi`` (``python -m fluid.cli.csi``, or ``csi_plugin_launcher.py`` to choose how
+read-only binds are made) in that namespace (or outside one), on a socket the test reaches
+with real gRPC. ``MountinfoWatcher`` polls a namespace's mount table from its own process.
 """
 
 from __future__ import annotations
