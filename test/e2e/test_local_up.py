@@ -6,6 +6,7 @@ Ctrl-C."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -18,10 +19,9 @@ import orjson
 import pytest
 import yaml
 
-from fluid.testing import controlplane
+from fluid.engines.alluxio import ops
+from fluid.testing import controlplane, kwok_exec
 from fluid.testing.wait import eventually
-
-pytestmark = [pytest.mark.cluster, pytest.mark.workloads]
 
 NAMESPACE = "fluid-samples"
 READY = "Ctrl-C stops everything."
@@ -50,14 +50,50 @@ def columns(table: str) -> dict[str, str]:
     return {name: row[start:end].strip() for name, start, end in zip(names, starts, ends, strict=True)}
 
 
+def running_from(workdir: Path) -> str:
+    """Processes whose command line names ``workdir`` (local-up's children all do)."""
+    found = subprocess.run(["pgrep", "-af", str(workdir)], capture_output=True, text=True, check=False)
+    return found.stdout.strip()
+
+
 def expected_ufs() -> tuple[str, str]:
     """(UFS TOTAL SIZE, TOTAL FILES) the simulated master reports, from its data file."""
     files = yaml.safe_load(UFS.read_text())["files"]
     total = sum(int(f["bytes"]) for f in files)
-    assert total % 2**20 == 0 and total < 2**30, "the expectation below assumes whole MiB"
+    assert total % 2**20 == 0, "the expectation below assumes whole MiB"
+    assert total < 2**30, "the expectation below assumes MiB"
     return f"{total // 2**20}.00MiB", str(len(files))
 
 
+def test_simulated_master_keeps_its_mount_table_between_execs(tmp_path: Path) -> None:
+    """Each exec is a new process: the mount table lives in the state dir, per pod."""
+    env = {kwok_exec.ENV_POD: "ns/a-master-0", kwok_exec.ENV_STATE: str(tmp_path),
+           kwok_exec.ENV_CAPACITY: str(3 * 2**30)}
+    mount = ["alluxio", "fs", "mount", "--readonly", "--option", "key=s3cret", "/a", "https://x/"]
+    assert kwok_exec.run(mount, env).exit_code == 0
+    assert kwok_exec.run(mount, env).exit_code != 0  # already mounted, as Alluxio says
+    assert "/a" in kwok_exec.run(["alluxio", "fs", "mount"], env).stdout
+    other = {**env, kwok_exec.ENV_POD: "ns/b-master-0"}
+    assert kwok_exec.run(["alluxio", "fs", "mount"], other).stdout == ""
+    report = kwok_exec.run(["alluxio", "fsadmin", "report", "summary"], env).stdout
+    assert ops.parse_report_summary(report).capacity_bytes == 3 * 2**30
+    log = (tmp_path / kwok_exec.CALLS_LOG).read_text()
+    assert "ns/a-master-0: alluxio fs mount -> exit 0" in log
+    assert "s3cret" not in log
+
+
+def test_simulated_masters_follow_the_sample_runtimes() -> None:
+    docs = [{"kind": "Dataset", "metadata": {"name": "d"}},
+            {"kind": "AlluxioRuntime", "metadata": {"name": "d"}, "spec": {
+                "replicas": 3, "tieredstore": {"levels": [
+                    {"mediumtype": "MEM", "quota": "1Gi"},
+                    {"mediumtype": "SSD", "quotaList": "2Gi,3Gi"}]}}}]
+    masters = kwok_exec.masters_in(docs, namespace="ns")
+    assert [(m.key, m.capacity_bytes) for m in masters] == [("ns/d-master-0", 3 * 6 * 2**30)]
+
+
+@pytest.mark.cluster
+@pytest.mark.workloads
 async def test_local_up_binds_the_sample_and_runs_the_app(tmp_path: Path) -> None:
     if controlplane.binaries_dir() is None:
         pytest.skip("control-plane binaries not built")
@@ -65,15 +101,14 @@ async def test_local_up_binds_the_sample_and_runs_the_app(tmp_path: Path) -> Non
     kubeconfig = workdir / "admin.kubeconfig"
     stdout, stderr = tmp_path / "stdout", tmp_path / "stderr"
     with stdout.open("wb") as out, stderr.open("wb") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "fluid.testing.localup", "--nodes", "3", "--workdir", str(workdir),
-             "--wait-seconds", "60"],
-            stdout=out, stderr=err, env=dict(os.environ),
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "fluid.testing.localup", "--nodes", "3", "--workdir", str(workdir),
+            "--wait-seconds", "60", stdout=out, stderr=err, env=dict(os.environ),
         )
     try:
-        await eventually(lambda: READY in stdout.read_text() or proc.poll() is not None,
+        await eventually(lambda: READY in stdout.read_text() or proc.returncode is not None,
                          timeout=150, interval=0.5, what="local-up ready")
-        assert proc.poll() is None, stderr.read_text()[-3000:]
+        assert proc.returncode is None, stderr.read_text()[-3000:]
         printed = stdout.read_text()
         assert f"export KUBECONFIG={kubeconfig}" in printed
         assert "SIMULATED cache processes" in printed
@@ -109,10 +144,8 @@ async def test_local_up_binds_the_sample_and_runs_the_app(tmp_path: Path) -> Non
         assert f"{NAMESPACE}/hbase-master-0: alluxio fs mount -> exit 0" in calls
         assert "caches_synced" in (workdir / "logs" / "controller-manager.log").read_text()
     finally:
-        if proc.poll() is None:
+        if proc.returncode is None:
             proc.send_signal(signal.SIGINT)  # Ctrl-C
-        returncode = proc.wait(timeout=60)
+        returncode = await asyncio.wait_for(proc.wait(), 60)
     assert returncode == 0, stderr.read_text()[-3000:]
-    # Nothing left running from this workdir.
-    leftovers = subprocess.run(["pgrep", "-f", str(workdir)], capture_output=True, text=True)
-    assert leftovers.stdout.strip() == ""
+    assert running_from(workdir) == ""
