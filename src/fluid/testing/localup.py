@@ -8,8 +8,8 @@ how to point kubectl at the cluster, and stops everything on Ctrl-C.
 
 kwok nodes run no containers: the Alluxio masters' answers to the controller's exec
 (``fs mount``, ``fs count``, ``fsadmin report``) come from ``fluid.testing.kwok_exec``, a
-simulation it says so when it starts (``--no-simulate`` turns it off). Never touches a
-cluster other than the one it started.
+simulation, and local-up says so when it starts and when it is ready (``--no-simulate``
+turns it off). Never touches a cluster other than the one it started.
 """
 
 from __future__ import annotations
