@@ -1,0 +1,286 @@
+"""JindoRuntime end to end through the real controllers: ``secret``, ``hadoopConfig`` and
+``runAs`` as a user writes them.
+
+Real API server, scheduler, controller-manager and kwok nodes; Fluid's Dataset and
+runtime controllers run in-process as the controller-manager composes them. The only
+fake is the boundary into JindoCache processes (kwok runs no containers): a
+``RecordingExecutor`` answered by ``FakeJindoMaster`` (5 GiB in 42 files under the OSS
+path, 40 GiB of SSD cache, nothing cached yet); the test asserts the exact commands.
+
+The flow: the runtime is applied before the Hadoop ConfigMap it names, so setup fails
+with an Event saying what is missing and creates nothing; once the ConfigMap exists the
+workloads appear with the STS Secret mounted at ``/token`` (never copied anywhere), the
+Hadoop files mounted, masters and workers running as the ``runAs`` user with an init
+container owning their cache directories → master and worker Ready on kwok nodes →
+Dataset Bound with its ``kubectl get`` columns → PVC Bound → seed 000's node labels →
+scale to 3 workers and back through the scale subresource → deletion leaves no
+workload, PV, PVC, port or node label. No Secret value reaches an object, an Event or a
+log line.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+import yaml
+from engines_e2e_support import (
+    instance,
+    labelled_nodes,
+    labels_follow_workers,
+    left_behind,
+    ready_pod_names,
+    row,
+    scale,
+)
+
+from fluid.api import constants as c
+from fluid.api import kinds
+from fluid.engines.base import EngineConfig, EngineSettings
+from fluid.engines.jindo import engine as jindo
+from fluid.engines.jindo.fake import FakeJindoMaster, UfsTree
+from fluid.kube import KubeClient, resources
+from fluid.scheduling.ports import PortAllocator, PortRange, load_from_cluster, owner_key
+from fluid.testing.managers import running_controllers
+from fluid.testing.wait import eventually
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "engines"))
+from engines_driver import namespace_text
+
+pytestmark = [pytest.mark.cluster, pytest.mark.workloads]
+
+Obj = dict[str, Any]
+NAME = "hadoop"
+GiB = 2**30
+UFS = "oss://lake-bucket/warehouse/"
+LABELS = instance("jindo", NAME)
+STS = {"AccessKeyId": "STS.jindo-e2e-access-key-id", "AccessKeySecret": "jindo-e2e-sts-secret",
+       "SecurityToken": "CAIS-jindo-e2e-security-token", "Expiration": "2030-01-01T00:00:00Z"}
+MANIFESTS = f"""
+apiVersion: data.fluid.io/v1alpha1
+kind: Dataset
+metadata:
+  name: {NAME}
+spec:
+  mounts:
+    - mountPoint: {UFS}
+      name: warehouse
+      options:
+        fs.oss.endpoint: oss-cn-shanghai-internal.aliyuncs.com
+---
+apiVersion: data.fluid.io/v1alpha1
+kind: JindoRuntime
+metadata:
+  name: {NAME}
+spec:
+  replicas: 1
+  secret: jindo-sts
+  hadoopConfig: hdfs-conf
+  runAs:
+    uid: 1005
+    gid: 1005
+    user: hadoop
+    group: hadoop
+  tieredstore:
+    levels:
+      - mediumtype: SSD
+        path: /mnt/disk1
+        quota: 40Gi
+        high: "0.99"
+        low: "0.95"
+"""
+HADOOP_CONF = {"core-site.xml": "<configuration><property><name>fs.defaultFS</name>"
+                                "<value>hdfs://namenode:8020</value></property></configuration>",
+               "hdfs-site.xml": "<configuration/>"}
+
+
+def expected_labels(namespace: str) -> dict[str, str]:
+    """Seed 000's label set for a 40Gi SSD runtime with Exclusive placement."""
+    ns_name = f"{namespace}-{NAME}"
+    return {
+        c.LABEL_DATASET_NUM: "1",
+        f"fluid.io/s-jindo-{ns_name}": "true",
+        f"fluid.io/s-{ns_name}": "true",
+        f"fluid.io/s-h-jindo-d-{ns_name}": "40GiB",
+        f"fluid.io/s-h-jindo-t-{ns_name}": "40GiB",
+        c.LABEL_EXCLUSIVE: f"{namespace}_{NAME}",
+    }
+
+
+def template(workload: Obj) -> Obj:
+    pod: Obj = workload["spec"]["template"]["spec"]
+    return pod
+
+
+def volume(pod: Obj, name: str) -> Obj:
+    found: Obj = next(v for v in pod["volumes"] if v["name"] == name)
+    return found
+
+
+async def runtime_events(kube: KubeClient, namespace: str) -> list[Obj]:
+    events, _ = await kube.list_all(resources.EVENTS, namespace)
+    return [e for e in events if e["involvedObject"].get("kind") == "JindoRuntime"]
+
+
+async def check_workloads(kube: KubeClient, namespace: str) -> None:
+    """Secret mounted not inlined, Hadoop files mounted, runAs on master and workers."""
+    master = await kube.get(resources.STATEFULSETS, f"{NAME}-jindofs-master", namespace)
+    worker = await kube.get(resources.STATEFULSETS, f"{NAME}-jindofs-worker", namespace)
+    fuse = await kube.get(resources.DAEMONSETS, f"{NAME}-jindofs-fuse", namespace)
+    for workload in (master, worker, fuse):
+        pod = template(workload)
+        assert volume(pod, "jindofs-secret-token") == {
+            "name": "jindofs-secret-token", "secret": {"secretName": "jindo-sts",
+                                                       "defaultMode": 420}}
+        assert volume(pod, "hdfs-confs")["configMap"]["name"] == "hdfs-conf"
+        mounts = {m["mountPath"]: m for m in pod["containers"][0]["volumeMounts"]}
+        assert mounts["/token"]["readOnly"] is True
+        assert (mounts["/hdfs-site.xml"]["subPath"], mounts["/core-site.xml"]["subPath"]) == (
+            "hdfs-site.xml", "core-site.xml")
+        assert not any("valueFrom" in e for ctr in pod["containers"] for e in ctr.get("env", []))
+    for workload, paths in ((master, ["/mnt/disk1/" + namespace + "/hadoop/jindocache"]),
+                            (worker, [f"/mnt/disk1/{namespace}/hadoop/jindocache"])):
+        pod = template(workload)
+        assert pod["securityContext"] == {"runAsUser": 1005, "runAsGroup": 1005, "fsGroup": 1005}
+        [init] = pod["initContainers"]
+        assert (init["name"], init["securityContext"]) == (
+            "init-cache-dirs", {"runAsUser": 0, "runAsGroup": 0})
+        assert init["command"] == ["sh", "-c", 'mkdir -p "$@" && chown -R 1005:1005 "$@"',
+                                   "init-cache-dirs", *paths]
+    assert template(fuse)["securityContext"] == {"runAsUser": 0, "runAsGroup": 0}
+    config = await kube.get(resources.CONFIGMAPS, f"{NAME}-jindofs-config", namespace)
+    assert "default.credential.provider = secrets:///token/" in config["data"]["jindocache.cfg"]
+    assert "fs.oss.provider.endpoint = secrets:///token/" in config["data"]["jindosdk.cfg"]
+
+
+async def test_jindo_runtime_with_secret_hadoop_config_and_run_as(
+    kube: KubeClient, namespace: str, fluid_crds: list[str], workloads: list[str]
+) -> None:
+    master = FakeJindoMaster(capacity_bytes=40 * GiB, memory=False,
+                             ufs={UFS: UfsTree(dirs=3, files=42, bytes=5 * GiB)})
+    executor = master.executor()
+    ports = PortAllocator(PortRange(27000, 27999), loader=load_from_cluster(kube))
+    settings = EngineSettings(
+        factories={kinds.JINDO_RUNTIME.kind: jindo.factory}, ports=ports, executor=executor,
+        config=EngineConfig(sync_retry_seconds=0.0), resync_seconds=1.0, setup_retry_seconds=0.5)
+    await kube.create({"apiVersion": "v1", "kind": "Secret",
+                       "metadata": {"name": "jindo-sts", "namespace": namespace},
+                       "data": {k: base64.b64encode(v.encode()).decode() for k, v in STS.items()}})
+
+    with structlog.testing.capture_logs() as logs:
+        async with running_controllers(kube, ["dataset", "runtime"], engines=settings):
+            for doc in yaml.safe_load_all(MANIFESTS):
+                doc["metadata"]["namespace"] = namespace
+                await kube.create(doc)
+            await flow(kube, namespace, ports)
+            text = await namespace_text(kube, namespace, (
+                resources.CONFIGMAPS, resources.STATEFULSETS, resources.DAEMONSETS,
+                resources.PODS, resources.SERVICES, resources.EVENTS,
+                kinds.JINDO_RUNTIME.resource, kinds.DATASET.resource))
+            await delete_everything(kube, namespace, ports)
+
+    commands = {(x.pod, x.container, x.command) for x in executor.calls if x.namespace == namespace}
+    assert commands == {
+        (f"{NAME}-jindofs-master-0", "jindofs-master", ("jindocache", "-report")),
+        (f"{NAME}-jindofs-master-0", "jindofs-master", ("jindo", "fs", "-count", UFS)),
+    }
+    assert any(e.get("event") == "dataset_bound" for e in logs), "structlog output not captured"
+    for value in STS.values():
+        assert value not in text, "a Secret value reached an object or Event"
+        assert value not in repr(logs), "a Secret value reached the logs"
+
+
+async def flow(kube: KubeClient, namespace: str, ports: PortAllocator) -> None:
+    # The Hadoop ConfigMap is missing: setup says so and creates nothing.
+    async def told() -> bool:
+        return any(e["reason"] == "SetupFailed"
+                   and "specified hadoopConfig 'hdfs-conf' is not found" in e["message"]
+                   for e in await runtime_events(kube, namespace))
+    await eventually(told, timeout=30, what="SetupFailed event naming the hadoopConfig")
+    assert await kube.get_or_none(resources.STATEFULSETS, f"{NAME}-jindofs-master",
+                                  namespace) is None
+    await kube.create({"apiVersion": "v1", "kind": "ConfigMap",
+                       "metadata": {"name": "hdfs-conf", "namespace": namespace},
+                       "data": HADOOP_CONF})
+
+    # Workloads created with the right pod specs, master and worker Ready on kwok nodes.
+    async def pods_ready() -> bool:
+        return await ready_pod_names(kube, namespace, LABELS) == {
+            f"{NAME}-jindofs-master-0", f"{NAME}-jindofs-worker-0"}
+    await eventually(pods_ready, timeout=60, what="master-0 and worker-0 Ready on kwok nodes")
+    await check_workloads(kube, namespace)
+
+    # Dataset Bound; `kubectl get dataset` and `kubectl get jindoruntime`.
+    async def dataset_columns() -> bool:
+        cells = row(await kube.table(kinds.DATASET.resource, namespace), NAME)
+        return cells["Phase"] == "Bound" and cells["Ufs Total Size"] == "5.00GiB" \
+            and cells["Cache Capacity"] == "40.00GiB"
+    await eventually(dataset_columns, timeout=60, what="dataset Bound with its columns filled")
+    cells = row(await kube.table(kinds.DATASET.resource, namespace), NAME)
+    assert (cells["Ufs Total Size"], cells["Cached"], cells["Cache Capacity"],
+            cells["Cached Percentage"], cells["Phase"], cells["TOTAL FILES"]) == (
+        "5.00GiB", "0.00B", "40.00GiB", "0.0%", "Bound", "42")
+    status = (await kube.get(kinds.DATASET.resource, NAME, namespace))["status"]
+    assert status["runtimes"] == [{"name": NAME, "namespace": namespace, "category": "Accelerate",
+                                   "type": "jindo", "masterReplicas": 1}]
+    assert [(x["type"], x["status"]) for x in status["conditions"]
+            if x["type"] == "Ready"] == [("Ready", "True")]
+    runtime_cells = row(await kube.table(kinds.JINDO_RUNTIME.resource, namespace), NAME)
+    assert (runtime_cells["Master Phase"], runtime_cells["Worker Phase"],
+            runtime_cells["Fuse Phase"], runtime_cells["Ready Workers"]) == (
+        "Ready", "Ready", "Ready", 1)
+
+    # PV and PVC bound to each other.
+    async def pvc_bound() -> bool:
+        pvc = await kube.get_or_none(resources.PERSISTENT_VOLUME_CLAIMS, NAME, namespace)
+        return ((pvc or {}).get("status") or {}).get("phase") == "Bound"
+    await eventually(pvc_bound, timeout=30, what="PVC Bound")
+    pv = await kube.get(resources.PERSISTENT_VOLUMES, f"{namespace}-{NAME}")
+    attributes = pv["spec"]["csi"]["volumeAttributes"]
+    assert attributes["fluid_path"] == f"/runtime-mnt/jindo/{namespace}/{NAME}/jindofs-fuse"
+    assert attributes["mount_type"] == "fuse.jindofs-fuse"
+    assert pv["spec"]["claimRef"]["name"] == NAME
+
+    # Seed 000's node labels on the worker's node; host ports held.
+    await eventually(lambda: labels_follow_workers(kube, namespace, NAME, LABELS, 1),
+                     timeout=30, what="worker node labelled")
+    assert list((await labelled_nodes(kube, namespace, NAME)).values()) == [
+        expected_labels(namespace)]
+    assert set(ports.held_by(owner_key("JindoRuntime", namespace, NAME))) == {
+        "master-rpc", "worker-rpc"}
+
+    # Scale out to 3 workers on 3 nodes and back to 1, through the scale subresource.
+    await scale(kube, kinds.JINDO_RUNTIME, namespace, NAME, 3)
+    await eventually(lambda: labels_follow_workers(kube, namespace, NAME, LABELS, 3),
+                     timeout=60, what="3 workers Ready and labelled")
+    assert all(v == expected_labels(namespace)
+               for v in (await labelled_nodes(kube, namespace, NAME)).values())
+    view = await scale(kube, kinds.JINDO_RUNTIME, namespace, NAME, 3)
+    assert view["status"]["replicas"] == 3
+    assert "selector" not in view["status"]  # upstream's JindoRuntime CRD has no selector path
+    await scale(kube, kinds.JINDO_RUNTIME, namespace, NAME, 1)
+    await eventually(lambda: labels_follow_workers(kube, namespace, NAME, LABELS, 1),
+                     timeout=60, what="back to 1 worker, 1 labelled node")
+    runtime = await kube.get(kinds.JINDO_RUNTIME.resource, NAME, namespace)
+    assert {"WorkersScaledOut", "WorkersScaledIn"} <= {
+        x["type"] for x in runtime["status"]["conditions"]}
+
+
+async def delete_everything(kube: KubeClient, namespace: str, ports: PortAllocator) -> None:
+    await kube.delete(kinds.DATASET.resource, NAME, namespace)
+    await kube.delete(kinds.JINDO_RUNTIME.resource, NAME, namespace)
+
+    async def all_gone() -> bool:
+        return not await left_behind(kube, kind=kinds.JINDO_RUNTIME, namespace=namespace,
+                                     name=NAME, labels=LABELS)
+    await eventually(all_gone, timeout=90, what="no workload, PV, PVC or node label left")
+    assert ports.held_by(owner_key("JindoRuntime", namespace, NAME)) == {}
+    # The user's own objects are theirs: neither is touched.
+    assert json.loads(json.dumps((await kube.get(
+        resources.CONFIGMAPS, "hdfs-conf", namespace))["data"])) == HADOOP_CONF
+    assert await kube.get_or_none(resources.SECRETS, "jindo-sts", namespace) is not None
