@@ -22,6 +22,14 @@ from typing import Any
 
 import pytest
 import yaml
+from engines_e2e_support import (
+    labelled_nodes,
+    labels_follow_workers,
+    left_behind,
+    ready_pod_names,
+    row,
+    scale,
+)
 from prometheus_client import REGISTRY
 
 from fluid.api import constants as c
@@ -49,19 +57,6 @@ def seed_objects(filename: str, namespace: str) -> list[Obj]:
     for obj in objects:
         obj["metadata"]["namespace"] = namespace
     return objects
-
-
-def row(table: Obj, name: str) -> dict[str, Any]:
-    """The cells of ``name``'s row keyed by column name, as ``kubectl get -o wide`` prints."""
-    columns = [col["name"] for col in table["columnDefinitions"]]
-    for entry in table["rows"]:
-        if entry["object"]["metadata"]["name"] == name:
-            return dict(zip(columns, entry["cells"], strict=True))
-    raise AssertionError(f"{name} not in table")
-
-
-def selector(labels: dict[str, str]) -> str:
-    return ",".join(f"{k}={v}" for k, v in labels.items())
 
 
 @pytest.fixture(scope="module")
@@ -108,30 +103,6 @@ async def bind_source_pvc(kube: KubeClient, namespace: str) -> None:
     await eventually(bound, timeout=30, what="fluid-pvc Bound")
 
 
-async def worker_nodes(kube: KubeClient, namespace: str) -> set[str]:
-    pods, _ = await kube.list_all(resources.PODS, namespace, label_selector=selector(
-        {**INSTANCE, "app.kubernetes.io/component": "worker"}))
-    return {p["spec"].get("nodeName", "") for p in pods
-            if any(x["type"] == "Ready" and x["status"] == "True"
-                   for x in (p.get("status") or {}).get("conditions") or [])}
-
-
-async def labelled_nodes(kube: KubeClient, namespace: str) -> dict[str, dict[str, str]]:
-    """Per node, every label that names this dataset, plus fluid_exclusive and the counter."""
-    nodes, _ = await kube.list_all(resources.NODES)
-    token = f"{namespace}-{NAME}"
-    result = {}
-    for node in nodes:
-        labels = node["metadata"].get("labels") or {}
-        mine = {k: v for k, v in labels.items() if token in k}
-        if labels.get(c.LABEL_EXCLUSIVE) == f"{namespace}_{NAME}":
-            mine[c.LABEL_EXCLUSIVE] = labels[c.LABEL_EXCLUSIVE]
-        if mine:
-            mine[c.LABEL_DATASET_NUM] = labels.get(c.LABEL_DATASET_NUM, "")
-            result[node["metadata"]["name"]] = mine
-    return result
-
-
 def expected_labels(namespace: str) -> dict[str, str]:
     """Seed 000's label set for a MEM-only runtime of 20Gi."""
     ns_name = f"{namespace}-{NAME}"
@@ -143,12 +114,6 @@ def expected_labels(namespace: str) -> dict[str, str]:
         f"fluid.io/s-h-alluxio-t-{ns_name}": "20GiB",
         c.LABEL_EXCLUSIVE: f"{namespace}_{NAME}",
     }
-
-
-async def scale(kube: KubeClient, namespace: str, replicas: int) -> Obj:
-    """``kubectl scale alluxioruntime --replicas=N``: a patch of the scale subresource."""
-    return await kube.merge_patch(kinds.ALLUXIO_RUNTIME.resource, NAME, namespace,
-                           {"spec": {"replicas": replicas}}, subresource="scale")
 
 
 async def test_seed004_pvc_dataset_with_alluxio_mem_tier(
@@ -167,10 +132,7 @@ async def test_seed004_pvc_dataset_with_alluxio_mem_tier(
                          timeout=30, what=f"{res.kind} {name}")
 
     async def pods_ready() -> bool:
-        pods, _ = await kube.list_all(resources.PODS, namespace, label_selector=selector(INSTANCE))
-        names = {p["metadata"]["name"] for p in pods if p["spec"].get("nodeName", "").startswith("kwok")
-                 and any(x["type"] == "Ready" and x["status"] == "True"
-                         for x in (p.get("status") or {}).get("conditions") or [])}
+        names = await ready_pod_names(kube, namespace, INSTANCE)
         return names == {f"{NAME}-master-0", f"{NAME}-worker-0"}
 
     await eventually(pods_ready, timeout=60, what="master-0 and worker-0 Ready on kwok nodes")
@@ -222,12 +184,10 @@ async def test_seed004_pvc_dataset_with_alluxio_mem_tier(
 
     # Node labels on the worker's node, exactly seed 000's set.
     async def labels_on(count: int) -> bool:
-        labelled = await labelled_nodes(kube, namespace)
-        workers = await worker_nodes(kube, namespace)
-        return len(labelled) == count and set(labelled) == workers
+        return await labels_follow_workers(kube, namespace, NAME, INSTANCE, count)
 
     await eventually(lambda: labels_on(1), timeout=30, what="worker node labelled")
-    labelled = await labelled_nodes(kube, namespace)
+    labelled = await labelled_nodes(kube, namespace, NAME)
     assert list(labelled.values()) == [expected_labels(namespace)]
 
     # A pvc:// mount is a pod volume: never `alluxio fs mount`.
@@ -236,22 +196,25 @@ async def test_seed004_pvc_dataset_with_alluxio_mem_tier(
         ("alluxio", "fs", "loadMetadata", "-R", "/"),
         ("alluxio", "fs", "count", "/"),
         ("alluxio", "fsadmin", "report", "summary"),
+        ("alluxio", "fsadmin", "report", "metrics"),
     }
     assert {c.pod for c in executor.calls if c.namespace == namespace} == {f"{NAME}-master-0"}
     assert ports.held_by(owner_key("AlluxioRuntime", namespace, NAME))
 
     # Scale out to 3 workers (on 3 distinct nodes), then back to 1.
-    await scale(kube, namespace, 3)
+    await scale(kube, kinds.ALLUXIO_RUNTIME, namespace, NAME, 3)
     await eventually(lambda: labels_on(3), timeout=60, what="3 workers Ready and labelled")
-    assert all(v == expected_labels(namespace) for v in (await labelled_nodes(kube, namespace)).values())
+    labelled = await labelled_nodes(kube, namespace, NAME)
+    assert all(v == expected_labels(namespace) for v in labelled.values())
     scaled = await kube.get(kinds.ALLUXIO_RUNTIME.resource, NAME, namespace)
     assert any(x["type"] == "WorkersScaledOut" for x in scaled["status"]["conditions"])
-    scale_view = await scale(kube, namespace, 3)  # unchanged: reads the Scale back
+    # unchanged: reads the Scale back
+    scale_view = await scale(kube, kinds.ALLUXIO_RUNTIME, namespace, NAME, 3)
     assert scale_view["status"]["replicas"] == 3
     assert scale_view["status"]["selector"] == (
         f"app.kubernetes.io/component=worker,app.kubernetes.io/instance={NAME},"
         "app.kubernetes.io/name=alluxio")
-    await scale(kube, namespace, 1)
+    await scale(kube, kinds.ALLUXIO_RUNTIME, namespace, NAME, 1)
     await eventually(lambda: labels_on(1), timeout=60, what="back to 1 worker, 1 labelled node")
 
     # Delete Dataset and runtime: nothing is left behind.
@@ -259,17 +222,8 @@ async def test_seed004_pvc_dataset_with_alluxio_mem_tier(
     await kube.delete(kinds.ALLUXIO_RUNTIME.resource, NAME, namespace)
 
     async def all_gone() -> bool:
-        left = [
-            await kube.get_or_none(kinds.DATASET.resource, NAME, namespace),
-            await kube.get_or_none(kinds.ALLUXIO_RUNTIME.resource, NAME, namespace),
-            await kube.get_or_none(resources.PERSISTENT_VOLUMES, f"{namespace}-{NAME}"),
-            await kube.get_or_none(resources.PERSISTENT_VOLUME_CLAIMS, NAME, namespace),
-        ]
-        for res in (resources.STATEFULSETS, resources.DAEMONSETS, resources.CONFIGMAPS,
-                    resources.SERVICES, resources.PODS):
-            items, _ = await kube.list_all(res, namespace, label_selector=selector(INSTANCE))
-            left += items
-        return not any(left) and not await labelled_nodes(kube, namespace)
+        return not await left_behind(kube, kind=kinds.ALLUXIO_RUNTIME, namespace=namespace,
+                                     name=NAME, labels=INSTANCE)
 
     await eventually(all_gone, timeout=90, what="no workload, PV, PVC or node label left")
     assert ports.held_by(owner_key("AlluxioRuntime", namespace, NAME)) == {}
