@@ -112,6 +112,11 @@ class MountNamespace:
     def mountinfo(self) -> str:
         return Path(f"/proc/{self.pid}/mountinfo").read_text()
 
+    def writes_fail_read_only(self, directory: str) -> bool:
+        """Creating a file in ``directory`` (inside the namespace) fails with EROFS."""
+        result = self.run("sh", "-c", f"echo x > {directory}/new.txt")
+        return result.returncode != 0 and "Read-only file system" in result.stderr
+
     def entries_at(self, path: str) -> list[list[str]]:
         """The mountinfo lines (split in fields) of the mounts at ``path``."""
         return [ln.split(" ") for ln in self.mountinfo().splitlines() if ln.split(" ")[4] == path]

@@ -56,9 +56,7 @@ async def test_read_only_and_read_write_publishes(
     ro, rw = layout.target(csiproc.POD), layout.target(csiproc.OTHER_POD)
     await csiproc.publish(plugin, layout, ro, readonly=True)
     await csiproc.publish(plugin, layout, rw)
-    write_ro = mount_ns.run("sh", "-c", f"echo x > {ro}/new.txt")
-    assert write_ro.returncode != 0
-    assert "Read-only file system" in write_ro.stderr
+    assert mount_ns.writes_fail_read_only(ro)
     assert mount_ns.run("sh", "-c", f"echo written > {rw}/new.txt").returncode == 0
     assert (layout.data / "new.txt").read_text() == "written\n"
     # The same target cannot switch modes behind the pod's back.

@@ -82,11 +82,6 @@ def _events(logs: str, name: str) -> list[dict[str, Any]]:
     return [e for e in csiproc.log_events(logs) if e.get("event") == name]
 
 
-def _writes_fail_read_only(ns: csiproc.MountNamespace, target: str) -> bool:
-    result = ns.run("sh", "-c", f"echo x > {target}/new.txt")
-    return result.returncode != 0 and "Read-only file system" in result.stderr
-
-
 async def test_a_read_only_publish_is_never_seen_writable(
     mount_ns: csiproc.MountNamespace, fuse: csiproc.Bindfs, plugin: csiproc.PluginProcess,
     layout: csiproc.Layout,
@@ -111,7 +106,7 @@ async def test_the_two_step_fallback_publishes_read_only_but_is_briefly_writable
     target = layout.target()
     async with _plugin(mount_ns, workdir, "two-step") as plugin:
         await _publish_read_only(plugin, mount_ns, layout, target)
-        assert _writes_fail_read_only(mount_ns, target)
+        assert mount_ns.writes_fail_read_only(target)
         assert not (layout.data / "new.txt").exists()
         await csiproc.unpublish(plugin, target)
         # The control for the test above: the same watcher catches the writable moment
@@ -139,7 +134,7 @@ async def test_without_the_mount_syscalls_the_plugin_falls_back_and_says_so_once
     async with _plugin(mount_ns, workdir, "enosys") as plugin:
         for target in targets:
             await _publish_read_only(plugin, mount_ns, layout, target)
-            assert _writes_fail_read_only(mount_ns, target)
+            assert mount_ns.writes_fail_read_only(target)
         await csiproc.publish(plugin, layout, targets[0], readonly=True)  # no-op, still ro
         for target in targets:
             await csiproc.unpublish(plugin, target)
