@@ -73,4 +73,4 @@ class Internal(CsiError):
 
 
 class MountError(Internal):
-    """mount(8)/umount(8) failed or timed out; carries the command's stderr."""
+    """mount(8)/umount(8) or a mount syscall failed or timed out; carries stderr or the errno."""
