@@ -23,6 +23,7 @@ from typing import Any
 
 import attrs
 import pytest
+from engines_e2e_support import instance, left_behind, ready_pod_names, selector
 
 from fluid.api import constants as c
 from fluid.api import kinds
@@ -42,7 +43,8 @@ Obj = dict[str, Any]
 GiB = 2**30
 NAME = "ha"
 HBASE = "https://mirrors.tuna.tsinghua.edu.cn/apache/hbase/stable/"
-INSTANCE = f"app.kubernetes.io/name=alluxio,app.kubernetes.io/instance={NAME}"
+INSTANCE = instance("alluxio", NAME)
+MASTERS = {**INSTANCE, "app.kubernetes.io/component": "master"}
 RATIOS = ("cacheHitRatio", "localHitRatio", "remoteHitRatio", "localThroughputRatio",
           "remoteThroughputRatio", "cacheThroughputRatio")
 
@@ -87,11 +89,6 @@ def runtime(namespace: str, name: str, *, masters: int) -> Obj:
                                                  "quota": "6Gi"}]}}}
 
 
-def ready(pod: Obj) -> bool:
-    return any(x["type"] == "Ready" and x["status"] == "True"
-               for x in (pod.get("status") or {}).get("conditions") or [])
-
-
 async def status_of(kube: KubeClient, res: Resource, namespace: str) -> Obj:
     obj = await kube.get_or_none(res, NAME, namespace)
     return ((obj or {}).get("status") or {})
@@ -109,10 +106,9 @@ async def test_three_masters_on_the_embedded_journal(
     await eventually(bound, timeout=90, what="Dataset Bound with three masters")
 
     # Three master pods, Ready, on three nodes; the runtime counts all of them.
-    pods, _ = await kube.list_all(resources.PODS, namespace,
-                                  label_selector=f"{INSTANCE},app.kubernetes.io/component=master")
-    assert sorted(p["metadata"]["name"] for p in pods if ready(p)) == [
-        f"{NAME}-master-0", f"{NAME}-master-1", f"{NAME}-master-2"]
+    assert await ready_pod_names(kube, namespace, MASTERS) == {
+        f"{NAME}-master-0", f"{NAME}-master-1", f"{NAME}-master-2"}
+    pods, _ = await kube.list_all(resources.PODS, namespace, label_selector=selector(MASTERS))
     assert len({p["spec"]["nodeName"] for p in pods}) == 3
     assert {(p["spec"]["hostname"], p["spec"]["subdomain"]) for p in pods} == {
         (f"{NAME}-master-{i}", f"{NAME}-master") for i in range(3)}
@@ -140,7 +136,8 @@ async def test_three_masters_on_the_embedded_journal(
     assert "alluxio.master.hostname" not in props
     sts = await kube.get(resources.STATEFULSETS, f"{NAME}-master", namespace)
     assert (sts["spec"]["replicas"], sts["spec"]["serviceName"]) == (3, f"{NAME}-master")
-    services, _ = await kube.list_all(resources.SERVICES, namespace, label_selector=INSTANCE)
+    services, _ = await kube.list_all(resources.SERVICES, namespace,
+                                      label_selector=selector(INSTANCE))
     assert sorted(s["metadata"]["name"] for s in services) == [
         f"{NAME}-master", f"{NAME}-master-0", f"{NAME}-master-1", f"{NAME}-master-2"]
 
@@ -183,11 +180,8 @@ async def test_three_masters_on_the_embedded_journal(
     await kube.delete(kinds.ALLUXIO_RUNTIME.resource, NAME, namespace)
 
     async def all_gone() -> bool:
-        left: list[Any] = [await kube.get_or_none(kinds.ALLUXIO_RUNTIME.resource, NAME, namespace)]
-        for res in (resources.STATEFULSETS, resources.SERVICES, resources.PODS):
-            items, _ = await kube.list_all(res, namespace, label_selector=INSTANCE)
-            left += items
-        return not any(left)
+        return not await left_behind(kube, kind=kinds.ALLUXIO_RUNTIME, namespace=namespace,
+                                     name=NAME, labels=INSTANCE)
 
     await eventually(all_gone, timeout=90, what="masters, Services and runtime gone")
     assert fluid.ports.held_by(owner_key("AlluxioRuntime", namespace, NAME)) == {}
