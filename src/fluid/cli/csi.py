@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from fluid.csi import server
+from fluid.csi.linux import ReadOnlyBind
 from fluid.observability import logging as fluid_logging
 
 __all__ = ["main", "parse_args", "settings_from_args"]
@@ -46,6 +47,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="seconds NodePublishVolume waits for the FUSE mount")
     parser.add_argument("--grace", type=float, default=10.0,
                         help="seconds SIGTERM waits for RPCs in flight")
+    parser.add_argument("--readonly-bind", choices=[m.value for m in ReadOnlyBind],
+                        default=env("FLUID_CSI_READONLY_BIND", ReadOnlyBind.ATOMIC.value),
+                        help="atomic: open_tree+mount_setattr+move_mount, the mount appears "
+                        "read-only (falls back to two-step on ENOSYS/EPERM); two-step: "
+                        "bind, then remount read-only")
     parser.add_argument("--log-level", default=env("FLUID_LOG_LEVEL", "info"))
     parser.add_argument("--log-json", action=argparse.BooleanOptionalAction, default=None)
     args = parser.parse_args(argv)
@@ -71,6 +77,7 @@ def settings_from_args(args: argparse.Namespace) -> server.CsiSettings:
         stage_timeout=args.stage_timeout,
         publish_timeout=args.publish_timeout,
         grace=args.grace,
+        readonly_bind=ReadOnlyBind(args.readonly_bind),
     )
 
 

@@ -4,7 +4,8 @@ Owns every syscall-level effect of the plugin on the node. A read-only bind is m
 atomically where the kernel has the file-descriptor mount API (``fluid.csi.mountapi``:
 a detached clone made read-only before it is attached, so the target is never a writable
 view of the dataset, and the copies the bind propagates to the kubelet's side are
-read-only too); on kernels without it (ENOSYS) it falls back, once and for all with a
+read-only too); on kernels without it (ENOSYS), or where seccomp filters it (EPERM), it
+falls back, once and for all with a
 log line, to ``mount --bind`` followed by ``mount -o remount,bind,ro``. Both NodePublish
 and FUSE recovery bind through here. Never uses a shell, never blocks the event loop on
 a path that may sit on a dead or hung FUSE mount (stat, realpath and the mount syscalls
@@ -38,6 +39,9 @@ T = TypeVar("T")
 
 _MISSING = {errno.ENOENT, errno.ENOTDIR}
 _NOT_MOUNTED = ("not mounted", "no mount point specified", "not found")
+_MOUNT_API_UNAVAILABLE = (errno.ENOSYS, errno.EPERM)
+"""ENOSYS: a kernel without the calls. EPERM: a seccomp profile that filters them (older
+container runtimes' defaults do; CAP_SYS_ADMIN is there, or mount(8) fails next anyway)."""
 
 
 class ReadOnlyBind(enum.StrEnum):
@@ -45,7 +49,8 @@ class ReadOnlyBind(enum.StrEnum):
 
     ATOMIC = "atomic"
     """open_tree + mount_setattr + move_mount: the mount appears read-only. Falls back to
-    TWO_STEP when the kernel answers ENOSYS (open_tree before 5.2, mount_setattr before 5.12)."""
+    TWO_STEP when the kernel answers ENOSYS (open_tree before 5.2, mount_setattr before 5.12)
+    or a seccomp filter answers EPERM."""
     TWO_STEP = "two-step"
     """mount --bind, then remount it read-only: writable for a moment, and the copies the
     bind propagated to peer mount namespaces (the kubelet's) stay writable."""
@@ -169,7 +174,7 @@ class LinuxMounter:
                 f"{self._command_timeout:g}s"
             ) from None
         except OSError as exc:
-            if exc.errno != errno.ENOSYS:
+            if exc.errno not in _MOUNT_API_UNAVAILABLE:
                 raise errors.MountError(f"read-only bind of {source} on {target}: {exc}") from exc
             if self._atomic:  # concurrent binds may all see ENOSYS: say it once
                 self._atomic = False

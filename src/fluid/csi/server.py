@@ -22,7 +22,7 @@ import structlog
 
 from fluid.csi import controller, events, identity, interceptor, labels, locks, node, state
 from fluid.csi import recovery as recovery_mod
-from fluid.csi.linux import LinuxMounter
+from fluid.csi.linux import LinuxMounter, ReadOnlyBind
 from fluid.csi.mounts import Mounter
 from fluid.csi.proto import csi_pb2_grpc
 from fluid.kube import KubeClient
@@ -51,6 +51,7 @@ class CsiSettings:
     stage_timeout: float = 60.0
     publish_timeout: float = 30.0
     grace: float = 10.0
+    readonly_bind: ReadOnlyBind = ReadOnlyBind.ATOMIC
 
 
 def socket_path(endpoint: str) -> str:
@@ -109,7 +110,7 @@ async def serve(
     stop: asyncio.Event | None = None,
 ) -> None:
     """Serve until SIGTERM/SIGINT (or ``stop`` is set), then stop gracefully."""
-    mounter = mounter or LinuxMounter()
+    mounter = mounter or LinuxMounter(readonly_bind=settings.readonly_bind)
     store = state.StateStore(settings.state_dir)
     volume_locks = locks.KeyedLock()
     kube = await KubeClient.connect(settings.kubeconfig) if settings.kube_api else None

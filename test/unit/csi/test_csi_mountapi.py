@@ -201,3 +201,38 @@ def test_the_real_kernels_clone_is_read_only_before_it_is_attached(tmp_path: Pat
             raise
         pytest.skip("kernel without the new mount API")
     assert str(tmp_path) not in Path("/proc/self/mountinfo").read_text()
+
+
+@pytest.mark.parametrize("refusal", [errno.ENOSYS, errno.EPERM])
+async def test_mounter_falls_back_once_when_the_calls_are_missing_or_filtered(refusal: int) -> None:
+    """An old kernel (ENOSYS) or a seccomp filter (EPERM): two-step from then on, said once."""
+    import structlog
+
+    from fluid.csi.linux import LinuxMounter
+
+    syscall = ScriptedSyscall(failures={"open_tree": refusal})
+    mounter = LinuxMounter(mount_api=mountapi.MountApi(syscall=syscall, numbers=NUMBERS))
+    with structlog.testing.capture_logs() as logs:
+        assert await mounter._bind_read_only_atomically("/src", "/target") is False
+        assert await mounter._bind_read_only_atomically("/src", "/target") is False
+    assert [e["event"] for e in logs] == ["atomic_readonly_bind_unavailable"]
+
+
+async def test_mounter_reports_other_refusals_as_mount_errors() -> None:
+    from fluid.csi import errors
+    from fluid.csi.linux import LinuxMounter
+
+    syscall = ScriptedSyscall(failures={"open_tree": errno.ENOENT})
+    mounter = LinuxMounter(mount_api=mountapi.MountApi(syscall=syscall, numbers=NUMBERS))
+    with pytest.raises(errors.MountError, match="/src"):
+        await mounter._bind_read_only_atomically("/src", "/target")
+
+
+def test_the_command_line_chooses_the_read_only_bind() -> None:
+    from fluid.cli import csi as cli
+    from fluid.csi.linux import ReadOnlyBind
+
+    base = ["--node-id", "n1", "--endpoint", "unix:///tmp/x.sock", "--state-dir", "/tmp/s"]
+    assert cli.settings_from_args(cli.parse_args(base)).readonly_bind is ReadOnlyBind.ATOMIC
+    chosen = cli.settings_from_args(cli.parse_args([*base, "--readonly-bind", "two-step"]))
+    assert chosen.readonly_bind is ReadOnlyBind.TWO_STEP
