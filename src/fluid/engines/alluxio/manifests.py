@@ -46,6 +46,7 @@ __all__ = [
     "alluxio_size",
     "host_network",
     "journal_addresses",
+    "master_domain",
     "master_replicas",
     "port_names",
     "properties",
@@ -453,7 +454,7 @@ def restore_source(dataset_spec: Mapping[str, Any], *, name: str, namespace: str
     )
 
 
-POD_NAME_ENV = "FLUID_POD_NAME"
+_POD_NAME_ENV = "FLUID_POD_NAME"
 
 
 def _client_env(spec: AlluxioRuntimeSpec, name: str) -> dict[str, str]:
@@ -474,10 +475,10 @@ def _master_env(
     user = dict((component.env if component else None) or {})
     if not _ha(spec):
         return _env({"ALLUXIO_MASTER_HOSTNAME": f"{ctx.key.name}-master-0"}, user, java_opts)
-    own: list[Obj] = [{"name": POD_NAME_ENV, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]
+    own: list[Obj] = [{"name": _POD_NAME_ENV, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]
     if "ALLUXIO_MASTER_HOSTNAME" not in user:  # $(VAR) sees only variables listed before it
         own.append({"name": "ALLUXIO_MASTER_HOSTNAME",
-                    "value": f"$({POD_NAME_ENV}).{master_domain(ctx.key)}"})
+                    "value": f"$({_POD_NAME_ENV}).{master_domain(ctx.key)}"})
     return [*own, *_env(user, java_opts)]
 
 
