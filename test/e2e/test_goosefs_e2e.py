@@ -20,36 +20,32 @@ value reaches an object, an Event or a log line.
 
 from __future__ import annotations
 
-import base64
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 import structlog
-import yaml
 from engines_e2e_support import (
+    Expected,
+    apply_yaml,
+    assert_secrets_kept,
+    bound_and_labelled,
+    create_secret,
+    delete_and_wait_clean,
+    engine_settings,
     instance,
-    labelled_nodes,
-    labels_follow_workers,
-    left_behind,
+    objects_text,
     ready_pod_names,
-    row,
-    scale,
+    scale_out_and_back,
 )
 
 from fluid.api import constants as c
 from fluid.api import kinds
-from fluid.engines.base import EngineConfig, EngineSettings
 from fluid.engines.goosefs import engine as goosefs
 from fluid.engines.goosefs.fake import FakeGooseFSMaster
 from fluid.kube import KubeClient, resources
-from fluid.scheduling.ports import PortAllocator, PortRange, load_from_cluster, owner_key
+from fluid.scheduling.ports import PortAllocator, PortRange, owner_key
 from fluid.testing.managers import running_controllers
 from fluid.testing.wait import eventually
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "engines"))
-from engines_driver import namespace_text
 
 pytestmark = [pytest.mark.cluster, pytest.mark.workloads]
 
@@ -113,17 +109,19 @@ GOOSEFS_PORTS = {"master-rpc", "master-web", "job-master-rpc", "job-master-web",
                  "api-gateway-rest"}
 
 
-def expected_labels(namespace: str) -> dict[str, str]:
-    """Seed 000's label set for a 10Gi SSD runtime with Exclusive placement."""
+def expected(namespace: str) -> Expected:
+    """2.5 GiB in 120 files, 10 GiB of SSD cache, seed 000's labels with Exclusive placement."""
     ns_name = f"{namespace}-{NAME}"
-    return {
-        c.LABEL_DATASET_NUM: "1",
-        f"fluid.io/s-goosefs-{ns_name}": "true",
-        f"fluid.io/s-{ns_name}": "true",
-        f"fluid.io/s-h-goosefs-d-{ns_name}": "10GiB",
-        f"fluid.io/s-h-goosefs-t-{ns_name}": "10GiB",
-        c.LABEL_EXCLUSIVE: f"{namespace}_{NAME}",
-    }
+    return Expected(
+        kind=kinds.GOOSEFS_RUNTIME, namespace=namespace, name=NAME, fuse_dir="goosefs-fuse",
+        ufs_total="2.50GiB", capacity="10.00GiB", files="120", node_labels={
+            c.LABEL_DATASET_NUM: "1",
+            f"fluid.io/s-goosefs-{ns_name}": "true",
+            f"fluid.io/s-{ns_name}": "true",
+            f"fluid.io/s-h-goosefs-d-{ns_name}": "10GiB",
+            f"fluid.io/s-h-goosefs-t-{ns_name}": "10GiB",
+            c.LABEL_EXCLUSIVE: f"{namespace}_{NAME}",
+        })
 
 
 def containers(workload: Obj) -> dict[str, Obj]:
@@ -173,25 +171,17 @@ async def test_goosefs_runtime_with_init_users_and_api_gateway(
 ) -> None:
     master = FakeGooseFSMaster(ufs_bytes=int(2.5 * GiB), files=120, capacity_bytes=10 * GiB)
     executor = master.executor()
-    ports = PortAllocator(PortRange(28000, 28999), loader=load_from_cluster(kube))
-    settings = EngineSettings(
-        factories={kinds.GOOSEFS_RUNTIME.kind: goosefs.factory}, ports=ports, executor=executor,
-        config=EngineConfig(sync_retry_seconds=0.0), resync_seconds=1.0, setup_retry_seconds=0.5)
-    await kube.create({"apiVersion": "v1", "kind": "Secret",
-                       "metadata": {"name": "cos-cred", "namespace": namespace},
-                       "data": {k: base64.b64encode(v.encode()).decode() for k, v in COS.items()}})
+    settings = engine_settings(kube, kind=kinds.GOOSEFS_RUNTIME, factory=goosefs.factory,
+                               executor=executor, ports=PortRange(28000, 28999))
+    assert settings.ports is not None
+    await create_secret(kube, namespace, "cos-cred", COS)
 
     with structlog.testing.capture_logs() as logs:
         async with running_controllers(kube, ["dataset", "runtime"], engines=settings):
-            for doc in yaml.safe_load_all(MANIFESTS):
-                doc["metadata"]["namespace"] = namespace
-                await kube.create(doc)
-            await flow(kube, namespace, ports, master)
-            text = await namespace_text(kube, namespace, (
-                resources.CONFIGMAPS, resources.STATEFULSETS, resources.DAEMONSETS,
-                resources.PODS, resources.SERVICES, resources.EVENTS,
-                kinds.GOOSEFS_RUNTIME.resource, kinds.DATASET.resource))
-            await delete_everything(kube, namespace, ports)
+            await apply_yaml(kube, MANIFESTS, namespace)
+            await flow(kube, namespace, settings.ports, master)
+            text = await objects_text(kube, namespace, kinds.GOOSEFS_RUNTIME)
+            await delete_and_wait_clean(kube, expected(namespace), settings.ports)
 
     assert master.freed >= 1, "the cache was not freed before shutdown"
     pod, container = f"{NAME}-master-0", "goosefs-master"
@@ -203,11 +193,7 @@ async def test_goosefs_runtime_with_init_users_and_api_gateway(
     assert commands == {(pod, container, command) for command in (
         ("goosefs", "fs", "mount"), mount, ("goosefs", "fs", "count", "/"),
         ("goosefs", "fsadmin", "report", "summary"), ("goosefs", "fs", "free", "-f", "/"))}
-    assert any(e.get("event") == "dataset_bound" for e in logs), "structlog output not captured"
-    for value in COS.values():
-        assert value not in text, "a Secret value reached an object or Event"
-        assert value not in repr(logs), "a Secret value reached the logs"
-        assert value not in repr(executor.calls), "a Secret value reached a command"
+    assert_secrets_kept(COS.values(), text=text, logs=logs, executor=executor)
 
 
 async def flow(kube: KubeClient, namespace: str, ports: PortAllocator,
@@ -223,23 +209,8 @@ async def flow(kube: KubeClient, namespace: str, ports: PortAllocator,
     rest = ports.held_by(owner)["api-gateway-rest"]
     await check_workloads(kube, namespace, rest)
 
-    # Dataset Bound; `kubectl get dataset` and `kubectl get goosefsruntime -o wide`.
-    async def dataset_columns() -> bool:
-        cells = row(await kube.table(kinds.DATASET.resource, namespace), NAME)
-        return cells["Phase"] == "Bound" and cells["Ufs Total Size"] == "2.50GiB" \
-            and cells["Cache Capacity"] == "10.00GiB"
-    await eventually(dataset_columns, timeout=60, what="dataset Bound with its columns filled")
-    cells = row(await kube.table(kinds.DATASET.resource, namespace), NAME)
-    assert (cells["Ufs Total Size"], cells["Cached"], cells["Cache Capacity"],
-            cells["Cached Percentage"], cells["Phase"], cells["TOTAL FILES"]) == (
-        "2.50GiB", "0.00B", "10.00GiB", "0.0%", "Bound", "120")
-    status = (await kube.get(kinds.DATASET.resource, NAME, namespace))["status"]
-    assert status["runtimes"] == [{"name": NAME, "namespace": namespace, "category": "Accelerate",
-                                   "type": "goosefs", "masterReplicas": 1}]
-    runtime_cells = row(await kube.table(kinds.GOOSEFS_RUNTIME.resource, namespace), NAME)
-    assert (runtime_cells["Master Phase"], runtime_cells["Worker Phase"],
-            runtime_cells["Fuse Phase"], runtime_cells["Ready Workers"]) == (
-        "Ready", "Ready", "Ready", 1)
+    # Dataset Bound with its columns, PVC Bound, seed 000's labels; the API Gateway column.
+    runtime_cells = await bound_and_labelled(kube, expected(namespace))
     endpoint = f"{NAME}-master-0.{namespace}:{rest}"
     assert runtime_cells["API Gateway"] == endpoint
     runtime = await kube.get(kinds.GOOSEFS_RUNTIME.resource, NAME, namespace)
@@ -251,43 +222,8 @@ async def flow(kube: KubeClient, namespace: str, ports: PortAllocator,
         "fs.cosn.bucket.region": "ap-shanghai", "fs.cosn.impl": "org.apache.hadoop.fs.CosFileSystem",
         "fs.cosn.userSecretId": "${FLUID_SECRET_0_0}", "fs.cosn.userSecretKey": "${FLUID_SECRET_0_1}"}
 
-    # PV and PVC bound to each other.
-    async def pvc_bound() -> bool:
-        pvc = await kube.get_or_none(resources.PERSISTENT_VOLUME_CLAIMS, NAME, namespace)
-        return ((pvc or {}).get("status") or {}).get("phase") == "Bound"
-    await eventually(pvc_bound, timeout=30, what="PVC Bound")
-    pv = await kube.get(resources.PERSISTENT_VOLUMES, f"{namespace}-{NAME}")
-    attributes = pv["spec"]["csi"]["volumeAttributes"]
-    assert attributes["fluid_path"] == f"/runtime-mnt/goosefs/{namespace}/{NAME}/goosefs-fuse"
-    assert attributes["mount_type"] == "fuse.goosefs-fuse"
-
-    # Seed 000's node labels on the worker's node.
-    await eventually(lambda: labels_follow_workers(kube, namespace, NAME, LABELS, 1),
-                     timeout=30, what="worker node labelled")
-    assert list((await labelled_nodes(kube, namespace, NAME)).values()) == [
-        expected_labels(namespace)]
-
     # Scale out to 3 workers on 3 nodes and back to 1, through the scale subresource.
-    await scale(kube, kinds.GOOSEFS_RUNTIME, namespace, NAME, 3)
-    await eventually(lambda: labels_follow_workers(kube, namespace, NAME, LABELS, 3),
-                     timeout=60, what="3 workers Ready and labelled")
-    assert all(v == expected_labels(namespace)
-               for v in (await labelled_nodes(kube, namespace, NAME)).values())
-    view = await scale(kube, kinds.GOOSEFS_RUNTIME, namespace, NAME, 3)
-    assert (view["status"]["replicas"], view["status"]["selector"]) == (3, (
+    view = await scale_out_and_back(kube, expected(namespace))
+    assert view["status"]["selector"] == (
         f"app.kubernetes.io/component=worker,app.kubernetes.io/instance={NAME},"
-        "app.kubernetes.io/name=goosefs"))
-    await scale(kube, kinds.GOOSEFS_RUNTIME, namespace, NAME, 1)
-    await eventually(lambda: labels_follow_workers(kube, namespace, NAME, LABELS, 1),
-                     timeout=60, what="back to 1 worker, 1 labelled node")
-
-
-async def delete_everything(kube: KubeClient, namespace: str, ports: PortAllocator) -> None:
-    await kube.delete(kinds.DATASET.resource, NAME, namespace)
-    await kube.delete(kinds.GOOSEFS_RUNTIME.resource, NAME, namespace)
-
-    async def all_gone() -> bool:
-        return not await left_behind(kube, kind=kinds.GOOSEFS_RUNTIME, namespace=namespace,
-                                     name=NAME, labels=LABELS)
-    await eventually(all_gone, timeout=90, what="no workload, PV, PVC or node label left")
-    assert ports.held_by(owner_key("GooseFSRuntime", namespace, NAME)) == {}
+        "app.kubernetes.io/name=goosefs")

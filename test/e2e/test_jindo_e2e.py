@@ -20,37 +20,32 @@ log line.
 
 from __future__ import annotations
 
-import base64
-import json
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 import structlog
-import yaml
 from engines_e2e_support import (
+    Expected,
+    apply_yaml,
+    assert_secrets_kept,
+    bound_and_labelled,
+    create_secret,
+    delete_and_wait_clean,
+    engine_settings,
     instance,
-    labelled_nodes,
-    labels_follow_workers,
-    left_behind,
+    objects_text,
     ready_pod_names,
-    row,
-    scale,
+    scale_out_and_back,
 )
 
 from fluid.api import constants as c
 from fluid.api import kinds
-from fluid.engines.base import EngineConfig, EngineSettings
 from fluid.engines.jindo import engine as jindo
 from fluid.engines.jindo.fake import FakeJindoMaster, UfsTree
 from fluid.kube import KubeClient, resources
-from fluid.scheduling.ports import PortAllocator, PortRange, load_from_cluster, owner_key
+from fluid.scheduling.ports import PortAllocator, PortRange, owner_key
 from fluid.testing.managers import running_controllers
 from fluid.testing.wait import eventually
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "engines"))
-from engines_driver import namespace_text
 
 pytestmark = [pytest.mark.cluster, pytest.mark.workloads]
 
@@ -99,17 +94,19 @@ HADOOP_CONF = {"core-site.xml": "<configuration><property><name>fs.defaultFS</na
                "hdfs-site.xml": "<configuration/>"}
 
 
-def expected_labels(namespace: str) -> dict[str, str]:
-    """Seed 000's label set for a 40Gi SSD runtime with Exclusive placement."""
+def expected(namespace: str) -> Expected:
+    """5 GiB in 42 files, 40 GiB of SSD cache, seed 000's labels with Exclusive placement."""
     ns_name = f"{namespace}-{NAME}"
-    return {
-        c.LABEL_DATASET_NUM: "1",
-        f"fluid.io/s-jindo-{ns_name}": "true",
-        f"fluid.io/s-{ns_name}": "true",
-        f"fluid.io/s-h-jindo-d-{ns_name}": "40GiB",
-        f"fluid.io/s-h-jindo-t-{ns_name}": "40GiB",
-        c.LABEL_EXCLUSIVE: f"{namespace}_{NAME}",
-    }
+    return Expected(
+        kind=kinds.JINDO_RUNTIME, namespace=namespace, name=NAME, fuse_dir="jindofs-fuse",
+        ufs_total="5.00GiB", capacity="40.00GiB", files="42", node_labels={
+            c.LABEL_DATASET_NUM: "1",
+            f"fluid.io/s-jindo-{ns_name}": "true",
+            f"fluid.io/s-{ns_name}": "true",
+            f"fluid.io/s-h-jindo-d-{ns_name}": "40GiB",
+            f"fluid.io/s-h-jindo-t-{ns_name}": "40GiB",
+            c.LABEL_EXCLUSIVE: f"{namespace}_{NAME}",
+        })
 
 
 def template(workload: Obj) -> Obj:
@@ -164,35 +161,28 @@ async def test_jindo_runtime_with_secret_hadoop_config_and_run_as(
     master = FakeJindoMaster(capacity_bytes=40 * GiB, memory=False,
                              ufs={UFS: UfsTree(dirs=3, files=42, bytes=5 * GiB)})
     executor = master.executor()
-    ports = PortAllocator(PortRange(27000, 27999), loader=load_from_cluster(kube))
-    settings = EngineSettings(
-        factories={kinds.JINDO_RUNTIME.kind: jindo.factory}, ports=ports, executor=executor,
-        config=EngineConfig(sync_retry_seconds=0.0), resync_seconds=1.0, setup_retry_seconds=0.5)
-    await kube.create({"apiVersion": "v1", "kind": "Secret",
-                       "metadata": {"name": "jindo-sts", "namespace": namespace},
-                       "data": {k: base64.b64encode(v.encode()).decode() for k, v in STS.items()}})
+    settings = engine_settings(kube, kind=kinds.JINDO_RUNTIME, factory=jindo.factory,
+                               executor=executor, ports=PortRange(27000, 27999))
+    assert settings.ports is not None
+    await create_secret(kube, namespace, "jindo-sts", STS)
 
     with structlog.testing.capture_logs() as logs:
         async with running_controllers(kube, ["dataset", "runtime"], engines=settings):
-            for doc in yaml.safe_load_all(MANIFESTS):
-                doc["metadata"]["namespace"] = namespace
-                await kube.create(doc)
-            await flow(kube, namespace, ports)
-            text = await namespace_text(kube, namespace, (
-                resources.CONFIGMAPS, resources.STATEFULSETS, resources.DAEMONSETS,
-                resources.PODS, resources.SERVICES, resources.EVENTS,
-                kinds.JINDO_RUNTIME.resource, kinds.DATASET.resource))
-            await delete_everything(kube, namespace, ports)
+            await apply_yaml(kube, MANIFESTS, namespace)
+            await flow(kube, namespace, settings.ports)
+            text = await objects_text(kube, namespace, kinds.JINDO_RUNTIME)
+            await delete_and_wait_clean(kube, expected(namespace), settings.ports)
 
     commands = {(x.pod, x.container, x.command) for x in executor.calls if x.namespace == namespace}
     assert commands == {
         (f"{NAME}-jindofs-master-0", "jindofs-master", ("jindocache", "-report")),
         (f"{NAME}-jindofs-master-0", "jindofs-master", ("jindo", "fs", "-count", UFS)),
     }
-    assert any(e.get("event") == "dataset_bound" for e in logs), "structlog output not captured"
-    for value in STS.values():
-        assert value not in text, "a Secret value reached an object or Event"
-        assert value not in repr(logs), "a Secret value reached the logs"
+    assert_secrets_kept(STS.values(), text=text, logs=logs, executor=executor)
+    # The user's own objects are theirs: neither is touched.
+    hadoop = await kube.get(resources.CONFIGMAPS, "hdfs-conf", namespace)
+    assert hadoop["data"] == HADOOP_CONF
+    assert await kube.get_or_none(resources.SECRETS, "jindo-sts", namespace) is not None
 
 
 async def flow(kube: KubeClient, namespace: str, ports: PortAllocator) -> None:
@@ -215,72 +205,11 @@ async def flow(kube: KubeClient, namespace: str, ports: PortAllocator) -> None:
     await eventually(pods_ready, timeout=60, what="master-0 and worker-0 Ready on kwok nodes")
     await check_workloads(kube, namespace)
 
-    # Dataset Bound; `kubectl get dataset` and `kubectl get jindoruntime`.
-    async def dataset_columns() -> bool:
-        cells = row(await kube.table(kinds.DATASET.resource, namespace), NAME)
-        return cells["Phase"] == "Bound" and cells["Ufs Total Size"] == "5.00GiB" \
-            and cells["Cache Capacity"] == "40.00GiB"
-    await eventually(dataset_columns, timeout=60, what="dataset Bound with its columns filled")
-    cells = row(await kube.table(kinds.DATASET.resource, namespace), NAME)
-    assert (cells["Ufs Total Size"], cells["Cached"], cells["Cache Capacity"],
-            cells["Cached Percentage"], cells["Phase"], cells["TOTAL FILES"]) == (
-        "5.00GiB", "0.00B", "40.00GiB", "0.0%", "Bound", "42")
-    status = (await kube.get(kinds.DATASET.resource, NAME, namespace))["status"]
-    assert status["runtimes"] == [{"name": NAME, "namespace": namespace, "category": "Accelerate",
-                                   "type": "jindo", "masterReplicas": 1}]
-    assert [(x["type"], x["status"]) for x in status["conditions"]
-            if x["type"] == "Ready"] == [("Ready", "True")]
-    runtime_cells = row(await kube.table(kinds.JINDO_RUNTIME.resource, namespace), NAME)
-    assert (runtime_cells["Master Phase"], runtime_cells["Worker Phase"],
-            runtime_cells["Fuse Phase"], runtime_cells["Ready Workers"]) == (
-        "Ready", "Ready", "Ready", 1)
-
-    # PV and PVC bound to each other.
-    async def pvc_bound() -> bool:
-        pvc = await kube.get_or_none(resources.PERSISTENT_VOLUME_CLAIMS, NAME, namespace)
-        return ((pvc or {}).get("status") or {}).get("phase") == "Bound"
-    await eventually(pvc_bound, timeout=30, what="PVC Bound")
-    pv = await kube.get(resources.PERSISTENT_VOLUMES, f"{namespace}-{NAME}")
-    attributes = pv["spec"]["csi"]["volumeAttributes"]
-    assert attributes["fluid_path"] == f"/runtime-mnt/jindo/{namespace}/{NAME}/jindofs-fuse"
-    assert attributes["mount_type"] == "fuse.jindofs-fuse"
-    assert pv["spec"]["claimRef"]["name"] == NAME
-
-    # Seed 000's node labels on the worker's node; host ports held.
-    await eventually(lambda: labels_follow_workers(kube, namespace, NAME, LABELS, 1),
-                     timeout=30, what="worker node labelled")
-    assert list((await labelled_nodes(kube, namespace, NAME)).values()) == [
-        expected_labels(namespace)]
+    # Dataset Bound with its columns, PVC Bound, seed 000's labels; host ports held.
+    await bound_and_labelled(kube, expected(namespace))
     assert set(ports.held_by(owner_key("JindoRuntime", namespace, NAME))) == {
         "master-rpc", "worker-rpc"}
 
     # Scale out to 3 workers on 3 nodes and back to 1, through the scale subresource.
-    await scale(kube, kinds.JINDO_RUNTIME, namespace, NAME, 3)
-    await eventually(lambda: labels_follow_workers(kube, namespace, NAME, LABELS, 3),
-                     timeout=60, what="3 workers Ready and labelled")
-    assert all(v == expected_labels(namespace)
-               for v in (await labelled_nodes(kube, namespace, NAME)).values())
-    view = await scale(kube, kinds.JINDO_RUNTIME, namespace, NAME, 3)
-    assert view["status"]["replicas"] == 3
+    view = await scale_out_and_back(kube, expected(namespace))
     assert "selector" not in view["status"]  # upstream's JindoRuntime CRD has no selector path
-    await scale(kube, kinds.JINDO_RUNTIME, namespace, NAME, 1)
-    await eventually(lambda: labels_follow_workers(kube, namespace, NAME, LABELS, 1),
-                     timeout=60, what="back to 1 worker, 1 labelled node")
-    runtime = await kube.get(kinds.JINDO_RUNTIME.resource, NAME, namespace)
-    assert {"WorkersScaledOut", "WorkersScaledIn"} <= {
-        x["type"] for x in runtime["status"]["conditions"]}
-
-
-async def delete_everything(kube: KubeClient, namespace: str, ports: PortAllocator) -> None:
-    await kube.delete(kinds.DATASET.resource, NAME, namespace)
-    await kube.delete(kinds.JINDO_RUNTIME.resource, NAME, namespace)
-
-    async def all_gone() -> bool:
-        return not await left_behind(kube, kind=kinds.JINDO_RUNTIME, namespace=namespace,
-                                     name=NAME, labels=LABELS)
-    await eventually(all_gone, timeout=90, what="no workload, PV, PVC or node label left")
-    assert ports.held_by(owner_key("JindoRuntime", namespace, NAME)) == {}
-    # The user's own objects are theirs: neither is touched.
-    assert json.loads(json.dumps((await kube.get(
-        resources.CONFIGMAPS, "hdfs-conf", namespace))["data"])) == HADOOP_CONF
-    assert await kube.get_or_none(resources.SECRETS, "jindo-sts", namespace) is not None

@@ -447,6 +447,16 @@ def _provider_schemes(facts: MountFacts, secret_schemes: Sequence[str]) -> list[
                   | ({"oss"} if facts.bucket_tokens else set()))
 
 
+def _bucket_providers(prefix: str, facts: MountFacts) -> dict[str, str]:
+    """Each OSS bucket's own credential files (``/token/<bucket>/``), under ``prefix``."""
+    properties: dict[str, str] = {}
+    for bucket, uri in sorted(facts.bucket_tokens.items()):
+        key = f"{prefix}.oss.bucket.{bucket}"
+        properties.update({f"{key}.credentials.provider": SECRET_PROVIDER,
+                           f"{key}.provider.endpoint": uri, f"{key}.provider.format": SECRET_FORMAT})
+    return properties
+
+
 def _provider_properties(facts: MountFacts, secret_schemes: Sequence[str]) -> dict[str, str]:
     """Client (SDK and FUSE) properties pointing each scheme at the files under /token."""
     properties: dict[str, str] = {}
@@ -455,10 +465,8 @@ def _provider_properties(facts: MountFacts, secret_schemes: Sequence[str]) -> di
         properties[f"aliyun.{scheme}.provider.url"] = TOKEN_URI
         properties[f"fs.{scheme}.provider.endpoint"] = TOKEN_URI
         properties[f"fs.{scheme}.provider.format"] = SECRET_FORMAT
+    properties.update(_bucket_providers("fs", facts))
     for bucket, uri in sorted(facts.bucket_tokens.items()):
-        properties[f"fs.oss.bucket.{bucket}.credentials.provider"] = SECRET_PROVIDER
-        properties[f"fs.oss.bucket.{bucket}.provider.endpoint"] = uri
-        properties[f"fs.oss.bucket.{bucket}.provider.format"] = SECRET_FORMAT
         properties[f"aliyun.oss.bucket.{bucket}.provider.url"] = uri
     return properties
 
@@ -472,10 +480,7 @@ def token_properties(facts: MountFacts, secret_schemes: Sequence[str]) -> dict[s
     for scheme in schemes:
         properties[f"jindocache.{scheme}.provider.endpoint"] = TOKEN_URI
         properties[f"jindocache.{scheme}.provider.format"] = SECRET_FORMAT
-    for bucket, uri in sorted(facts.bucket_tokens.items()):
-        properties[f"jindocache.oss.bucket.{bucket}.credentials.provider"] = SECRET_PROVIDER
-        properties[f"jindocache.oss.bucket.{bucket}.provider.endpoint"] = uri
-        properties[f"jindocache.oss.bucket.{bucket}.provider.format"] = SECRET_FORMAT
+    properties.update(_bucket_providers("jindocache", facts))
     return properties
 
 

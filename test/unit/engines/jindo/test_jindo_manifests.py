@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 import pytest
 from engine_render_ctx import render_context
+from jindo_ini_support import parse_ini
 
 from fluid.api import converter
 from fluid.api.dataset import Dataset
@@ -51,18 +52,6 @@ def _render(*, runtime: dict[str, Any] = RUNTIME, dataset: dict[str, Any] = DATA
         dataset=converter.structure(dataset, Dataset), ctx=ctx))
 
 
-def _ini(text: str) -> dict[str, dict[str, str]]:
-    sections: dict[str, dict[str, str]] = {}
-    current: dict[str, str] = {}
-    for line in text.splitlines():
-        if line.startswith("["):
-            current = sections.setdefault(line.strip("[]"), {})
-        elif " = " in line:
-            key, value = line.split(" = ", 1)
-            current[key] = value
-    return sections
-
-
 def _container(obj: dict[str, Any]) -> dict[str, Any]:
     container: dict[str, Any] = obj["spec"]["template"]["spec"]["containers"][0]
     return container
@@ -92,7 +81,7 @@ def test_objects_and_names() -> None:
 
 
 def test_config_sections_and_tiers() -> None:
-    cfg = _ini(_render().config["data"]["jindocache.cfg"])
+    cfg = parse_ini(_render().config["data"]["jindocache.cfg"])
 
     assert set(cfg) == {"jindocache-common", "jindocache-server", "jindocache-worker", "common",
                         "jindocache-client"}
@@ -118,7 +107,7 @@ def test_credentials_are_projected_never_written() -> None:
 
     text = json.dumps([out.config, out.client_config])
     assert "oss-cred" not in text
-    cfg = _ini(out.config["data"]["jindocache.cfg"])["jindocache-client"]
+    cfg = parse_ini(out.config["data"]["jindocache.cfg"])["jindocache-client"]
     assert cfg["fs.oss.bucket.my-bucket.provider.endpoint"] == "secrets:///token/my-bucket/"
     assert cfg["fs.oss.bucket.my-bucket.credentials.provider"] == (
         "com.aliyun.jindodata.oss.auth.CustomCredentialsProvider")
@@ -184,7 +173,7 @@ def test_default_tier_is_one_gig_of_memory() -> None:
 
     out = _render(runtime=runtime)
 
-    worker = _ini(out.config["data"]["jindocache.cfg"])["jindocache-worker"]
+    worker = parse_ini(out.config["data"]["jindocache.cfg"])["jindocache-worker"]
     assert worker["storage.ram.cache.size"] == "1g"
     assert worker["storage.data-dirs"] == "/dev/shm/big/hadoop/jindocache"
     assert {"name": "datavolume-1", "mountPath": "/dev/shm"} in _container(out.worker)["volumeMounts"]
@@ -212,7 +201,7 @@ def test_raft_ha_masters_and_ports() -> None:
     assert out.master["spec"]["replicas"] == 3
     assert [s["metadata"]["name"] for s in out.services] == [
         "hadoop-jindofs-master-0", "hadoop-jindofs-master-1", "hadoop-jindofs-master-2"]
-    server = _ini(out.config["data"]["jindocache.cfg"])["jindocache-server"]
+    server = parse_ini(out.config["data"]["jindocache.cfg"])["jindocache-server"]
     assert server["namespace.backend.type"] == "raft"
     assert server["namespace.backend.raft.initial-conf"] == (
         "hadoop-jindofs-master-0:18002:0,hadoop-jindofs-master-1:18002:0,"

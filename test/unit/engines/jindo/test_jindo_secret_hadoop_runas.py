@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 import pytest
 from engine_render_ctx import render_context
+from jindo_ini_support import parse_ini
 
 from fluid.api import converter
 from fluid.api.dataset import Dataset
@@ -65,18 +66,6 @@ def _main(workload: dict[str, Any]) -> dict[str, Any]:
     return container
 
 
-def _ini(text: str) -> dict[str, dict[str, str]]:
-    sections: dict[str, dict[str, str]] = {}
-    current: dict[str, str] = {}
-    for line in text.splitlines():
-        if line.startswith("["):
-            current = sections.setdefault(line.strip("[]"), {})
-        elif " = " in line:
-            key, value = line.split(" = ", 1)
-            current[key] = value
-    return sections
-
-
 # -- spec.secret --------------------------------------------------------------------------------
 
 
@@ -94,8 +83,8 @@ def test_secret_is_mounted_whole_at_token_in_every_component() -> None:
 def test_secret_names_the_token_provider_in_every_config_section() -> None:
     out = _render()
 
-    cfg = _ini(out.config["data"]["jindocache.cfg"])
-    sdk = _ini(out.config["data"]["jindosdk.cfg"])
+    cfg = parse_ini(out.config["data"]["jindocache.cfg"])
+    sdk = parse_ini(out.config["data"]["jindosdk.cfg"])
     for section in (cfg["jindocache-common"], cfg["common"], sdk["common"]):
         assert section["default.credential.provider"] == "secrets:///token/"
         assert section["jindocache.oss.provider.endpoint"] == "secrets:///token/"
@@ -112,7 +101,7 @@ def test_secret_authenticates_each_mounted_object_store() -> None:
     dataset["spec"]["mounts"].append({"mountPoint": "s3://logs/", "name": "logs",
                                       "options": {"fs.s3.endpoint": "s3.example.com"}})
 
-    cfg = _ini(_render(dataset=dataset).config["data"]["jindocache.cfg"])
+    cfg = parse_ini(_render(dataset=dataset).config["data"]["jindocache.cfg"])
 
     assert {k for k in cfg["jindocache-common"] if k.endswith(".provider.endpoint")} == {
         "jindocache.oss.provider.endpoint", "jindocache.s3.provider.endpoint"}
@@ -120,7 +109,7 @@ def test_secret_authenticates_each_mounted_object_store() -> None:
 
 
 def test_no_credentials_means_no_provider() -> None:
-    cfg = _ini(_render(runtime=_without("secret")).config["data"]["jindocache.cfg"])
+    cfg = parse_ini(_render(runtime=_without("secret")).config["data"]["jindocache.cfg"])
 
     assert cfg["jindocache-common"]["default.credential.provider"] == "none"
     assert not any("provider" in k for k in cfg["jindocache-client"])
@@ -140,7 +129,7 @@ def test_secret_and_bucket_projections_share_the_token_volume() -> None:
         {"secret": {"name": "ak", "items": [{"key": "id", "path": "lake/AccessKeyId"},
                                             {"key": "secret", "path": "lake/AccessKeySecret"}]}},
     ]}} in _pod(out.worker)["volumes"]
-    common = _ini(out.config["data"]["jindocache.cfg"])["jindocache-common"]
+    common = parse_ini(out.config["data"]["jindocache.cfg"])["jindocache-common"]
     assert common["jindocache.oss.bucket.lake.provider.endpoint"] == "secrets:///token/lake/"
 
 
