@@ -140,15 +140,15 @@ async def check_workloads(kube: KubeClient, namespace: str) -> None:
         assert (mounts["/hdfs-site.xml"]["subPath"], mounts["/core-site.xml"]["subPath"]) == (
             "hdfs-site.xml", "core-site.xml")
         assert not any("valueFrom" in e for ctr in pod["containers"] for e in ctr.get("env", []))
-    for workload, paths in ((master, ["/mnt/disk1/" + namespace + "/hadoop/jindocache"]),
-                            (worker, [f"/mnt/disk1/{namespace}/hadoop/jindocache"])):
+    cache_dir = f"/mnt/disk1/{namespace}/{NAME}/jindocache"  # the master's meta dir is in it
+    for workload in (master, worker):
         pod = template(workload)
         assert pod["securityContext"] == {"runAsUser": 1005, "runAsGroup": 1005, "fsGroup": 1005}
         [init] = pod["initContainers"]
         assert (init["name"], init["securityContext"]) == (
             "init-cache-dirs", {"runAsUser": 0, "runAsGroup": 0})
         assert init["command"] == ["sh", "-c", 'mkdir -p "$@" && chown -R 1005:1005 "$@"',
-                                   "init-cache-dirs", *paths]
+                                   "init-cache-dirs", cache_dir]
     assert template(fuse)["securityContext"] == {"runAsUser": 0, "runAsGroup": 0}
     config = await kube.get(resources.CONFIGMAPS, f"{NAME}-jindofs-config", namespace)
     assert "default.credential.provider = secrets:///token/" in config["data"]["jindocache.cfg"]
