@@ -206,11 +206,16 @@ async def test_seed004_pvc_dataset_with_alluxio_mem_tier(
     await eventually(lambda: labels_on(3), timeout=60, what="3 workers Ready and labelled")
     labelled = await labelled_nodes(kube, namespace, NAME)
     assert all(v == expected_labels(namespace) for v in labelled.values())
-    scaled = await kube.get(kinds.ALLUXIO_RUNTIME.resource, NAME, namespace)
-    assert any(x["type"] == "WorkersScaledOut" for x in scaled["status"]["conditions"])
-    # unchanged: reads the Scale back
-    scale_view = await scale(kube, kinds.ALLUXIO_RUNTIME, namespace, NAME, 3)
-    assert scale_view["status"]["replicas"] == 3
+    scale_view: Obj = {}
+
+    async def scaled_out() -> bool:  # the runtime's status follows the StatefulSet's
+        nonlocal scale_view
+        scaled = await kube.get(kinds.ALLUXIO_RUNTIME.resource, NAME, namespace)
+        scale_view = await scale(kube, kinds.ALLUXIO_RUNTIME, namespace, NAME, 3)  # unchanged
+        return scale_view["status"].get("replicas") == 3 and any(
+            x["type"] == "WorkersScaledOut" for x in scaled["status"].get("conditions") or ())
+
+    await eventually(scaled_out, timeout=30, what="WorkersScaledOut and the Scale reporting 3")
     assert scale_view["status"]["selector"] == (
         f"app.kubernetes.io/component=worker,app.kubernetes.io/instance={NAME},"
         "app.kubernetes.io/name=alluxio")
