@@ -28,6 +28,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
+import copy
 import datetime
 import posixpath
 import time
@@ -61,6 +62,7 @@ from fluid.scheduling.ports import (
 
 __all__ = [
     "CALCULATING",
+    "CRITICAL_PRIORITY_CLASS",
     "CSI_DRIVER",
     "ApiPodExecutor",
     "CacheEngine",
@@ -86,7 +88,11 @@ __all__ = [
     "UfsMount",
     "UfsUsage",
     "ValidationFailed",
+    "add_pull_secrets",
+    "apply_operator_settings",
+    "cache_affinity",
     "component_phase",
+    "pod_template_spec",
     "set_condition",
 ]
 
@@ -142,6 +148,9 @@ class RuntimeKey:
         return f"{self.kind}/{self.namespace}/{self.name}"
 
 
+AttrsImages = TypeVar("AttrsImages", bound=attrs.AttrsInstance)
+
+
 @attrs.frozen(kw_only=True)
 class EngineConfig:
     """Settings shared by every engine; each field says its unit and why the default."""
@@ -156,6 +165,38 @@ class EngineConfig:
     """PV/PVC capacity when the Dataset has no ``pvc.fluid.io/resources.requests.storage``."""
     schedule_exclude: Mapping[str, str] = attrs.field(factory=dict)
     """Nodes with these labels never get cache labels (``FLUID_SCHEDULE_INFO_EXCLUDE_NODE_SELECTOR``)."""
+    images: Mapping[str, str] = attrs.field(factory=dict)
+    """The operator's default images (``repo:tag``) by upstream env name, e.g.
+    ``ALLUXIO_RUNTIME_IMAGE_ENV``; empty means each engine's built-in defaults. A runtime's
+    own image fields always win. Read by ``fluid.engines.settings_env``."""
+    image_pull_secrets: tuple[str, ...] = ()
+    """Secret names (``IMAGE_PULL_SECRETS``) for runtime pods whose spec names none."""
+    critical_fuse_pod: bool = True
+    """FUSE pods get ``priorityClassName: system-node-critical`` (``CRITICAL_FUSE_POD``, the
+    chart's default): evicting a FUSE client under node pressure breaks every app mount."""
+
+    def default_images(self, builtin: AttrsImages, **env_by_field: str) -> AttrsImages:
+        """``builtin`` (an engine's attrs class of default images) with every field whose env
+        name the operator set replaced by the operator's image."""
+        chosen = {f: self.images[env] for f, env in env_by_field.items() if self.images.get(env)}
+        evolve: Callable[..., AttrsImages] = attrs.evolve  # generic: the plugin wants a class
+        return evolve(builtin, **chosen) if chosen else builtin
+
+    def spec_with_images(self, spec: Mapping[str, Any], **env_by_field: str) -> Obj:
+        """A runtime spec whose image sections (``alluxioVersion=ALLUXIO_RUNTIME_IMAGE_ENV``)
+        take ``image``/``imageTag`` from the operator's default where they leave them empty,
+        field by field as upstream does; for engines whose defaults are module constants."""
+        result = dict(spec)
+        for field, env in env_by_field.items():
+            default = self.images.get(env)
+            if not default:
+                continue
+            repo, _, tag = default.rpartition(":")
+            section = dict(result.get(field) or {})
+            section["image"] = section.get("image") or repo
+            section["imageTag"] = section.get("imageTag") or tag
+            result[field] = section
+        return result
 
 
 class ValidationFailed(ValueError):
@@ -643,6 +684,61 @@ class RenderContext:
         return placement.worker_pod_labels(self.key.namespace, self.key.name, self.placement)
 
 
+# -- what the operator decides for every pod --------------------------------------------------
+
+CRITICAL_PRIORITY_CLASS = "system-node-critical"
+"""Built-in PriorityClass of FUSE pods when ``EngineConfig.critical_fuse_pod`` is on."""
+
+
+def pod_template_spec(obj: Obj) -> Obj | None:
+    """The pod spec of a workload's template (StatefulSet, DaemonSet, Job...), else None."""
+    template = (obj.get("spec") or {}).get("template")
+    if not isinstance(template, dict):
+        return None
+    spec: Obj = template.setdefault("spec", {})
+    return spec
+
+
+def add_pull_secrets(pod_spec: Obj, names: Sequence[str]) -> None:
+    """Give a pod spec that names no ``imagePullSecrets`` the operator's (in place)."""
+    if names and not pod_spec.get("imagePullSecrets"):
+        pod_spec["imagePullSecrets"] = [{"name": name} for name in names]
+
+
+def _is_fuse(obj: Obj) -> bool:
+    selector = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    return obj.get("kind") == "DaemonSet" and selector.get(LABEL_APP_COMPONENT) == "fuse"
+
+
+def apply_operator_settings(obj: Obj, config: EngineConfig) -> Obj:
+    """The operator's pull secrets on every pod template that names none, and the critical
+    priority class on the FUSE DaemonSet's; engines render neither (pure, in place)."""
+    spec = pod_template_spec(obj)
+    if spec is None:
+        return obj
+    add_pull_secrets(spec, config.image_pull_secrets)
+    if config.critical_fuse_pod and _is_fuse(obj):
+        spec.setdefault("priorityClassName", CRITICAL_PRIORITY_CLASS)
+    return obj
+
+
+def cache_affinity(worker: Mapping[str, Any]) -> Obj:
+    """``status.cacheAffinity``: the worker pods' node affinity with their nodeSelector ANDed
+    into every required term (upstream's merge of the worker StatefulSet's template), so
+    the webhook can steer app pods to the workers' zone or region."""
+    pod = ((worker.get("spec") or {}).get("template") or {}).get("spec") or {}
+    result: Obj = copy.deepcopy((pod.get("affinity") or {}).get("nodeAffinity") or {})
+    required = result.get("requiredDuringSchedulingIgnoredDuringExecution") or {}
+    terms = [dict(t) for t in required.get("nodeSelectorTerms") or []]
+    selector = [{"key": k, "operator": "In", "values": [str(v)]}
+                for k, v in sorted((pod.get("nodeSelector") or {}).items())]
+    if selector:
+        terms = [{**t, "matchExpressions": [*(t.get("matchExpressions") or []), *selector]}
+                 for t in terms] or [{"matchExpressions": selector}]
+    result["requiredDuringSchedulingIgnoredDuringExecution"] = {**required, "nodeSelectorTerms": terms}
+    return result
+
+
 
 # -- status helpers ----------------------------------------------------------------------------
 
@@ -903,14 +999,19 @@ class CacheEngine(abc.ABC):
         meta.setdefault("namespace", self.key.namespace)
         meta["labels"] = {**ctx.labels, **(meta.get("labels") or {})}
         meta["ownerReferences"] = [self.owner_reference(snap)]
-        return obj
+        return apply_operator_settings(obj, self.deps.config)
+
+    def desired(self, snap: Snapshot, ctx: RenderContext) -> list[Obj]:
+        """Every namespaced object as it will be applied: rendered, labelled, owned, and
+        with the operator's pod settings (pure: no I/O)."""
+        objects = [self.values_configmap(snap, ctx), *self.render(snap, ctx)]
+        return [self._finish(obj, snap, ctx) for obj in objects]
 
     async def apply_all(self, snap: Snapshot) -> RenderContext:
         """Render and server-side apply every namespaced object; returns the context used."""
         ctx = await self.context(snap)
-        objects = [self.values_configmap(snap, ctx), *self.render(snap, ctx)]
-        for obj in objects:
-            await self.deps.client.apply(self._finish(obj, snap, ctx))
+        for obj in self.desired(snap, ctx):
+            await self.deps.client.apply(obj)
         return ctx
 
     # -- reading workloads --------------------------------------------------------------------
@@ -981,7 +1082,20 @@ class CacheEngine(abc.ABC):
             ),
             valueFile=self.values_name,
         )
+        affinity = self._cache_affinity_status(snap)
+        if affinity is not None:
+            status["cacheAffinity"] = affinity
         return status
+
+    def _cache_affinity_status(self, snap: Snapshot) -> Obj | None:
+        """``cacheAffinity`` from the worker StatefulSet in the cache (None without one); a
+        key the last status had and this one lacks is sent as null so the merge patch drops it."""
+        worker = self.deps.view.get(resources.STATEFULSETS, self.key.namespace, self.worker_name)
+        if worker is None:
+            return None
+        affinity = cache_affinity(worker)
+        stale = set(snap.status.get("cacheAffinity") or {}) - set(affinity)
+        return {**dict.fromkeys(sorted(stale)), **affinity}
 
     def _runtime_conditions(self, snap: Snapshot, status: Obj) -> list[Obj]:
         conds: list[Obj] = list(snap.status.get("conditions") or [])
