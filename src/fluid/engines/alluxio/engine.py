@@ -66,7 +66,9 @@ class AlluxioEngine(base.CacheEngine):
 
     def spec(self, snap: base.Snapshot) -> AlluxioRuntimeSpec:
         try:
-            return structure(snap.spec, AlluxioRuntimeSpec, path="spec")
+            spec = self.deps.config.spec_with_images(  # operator defaults where the spec has none
+                snap.spec, alluxioVersion="ALLUXIO_RUNTIME_IMAGE_ENV", fuse="ALLUXIO_FUSE_IMAGE_ENV")
+            return structure(spec, AlluxioRuntimeSpec, path="spec")
         except StructureError as exc:
             raise base.ValidationFailed(str(exc)) from exc
 
