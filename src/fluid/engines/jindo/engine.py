@@ -54,7 +54,8 @@ class JindoEngine(CacheEngine):
     def __init__(self, deps: EngineDeps, key: RuntimeKey, *,
                  images: manifests.Images | None = None) -> None:
         super().__init__(deps, key)
-        self.images = images or manifests.Images()
+        self.images = images or deps.config.default_images(
+            manifests.Images(), smartdata="JINDO_SMARTDATA_IMAGE_ENV", fuse="JINDO_FUSE_IMAGE_ENV")
         self._hadoop: manifests.HadoopConfig | None = None
 
     @property
