@@ -55,7 +55,9 @@ class GooseFSEngine(CacheEngine):
     def __init__(self, deps: EngineDeps, key: RuntimeKey, *,
                  images: manifests.Images | None = None) -> None:
         super().__init__(deps, key)
-        self.images = images or manifests.Images()
+        self.images = images or deps.config.default_images(
+            manifests.Images(), runtime="GOOSEFS_RUNTIME_IMAGE_ENV", fuse="GOOSEFS_FUSE_IMAGE_ENV",
+            init_users="DEFAULT_INIT_IMAGE_ENV")
         self._clean_attempts = 0
 
     def validate(self, snap: Snapshot) -> None:
