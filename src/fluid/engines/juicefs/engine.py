@@ -10,8 +10,6 @@ Everything else (apply, status, binding, PV/PVC, node labels, shutdown) is
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from typing import ClassVar
 
 import structlog
@@ -19,10 +17,11 @@ import structlog
 from fluid.api import constants
 from fluid.api.dataset import Dataset
 from fluid.api.juicefs import JuiceFSRuntime, JuiceFSRuntimeSpec
-from fluid.engines import base
+from fluid.engines import base, settings_env
 from fluid.engines.base import (
     CacheEngine,
     CacheUsage,
+    EngineConfig,
     EngineDeps,
     Obj,
     RenderContext,
@@ -35,24 +34,20 @@ from fluid.engines.base import (
 from fluid.engines.juicefs import manifests, ops
 from fluid.kube import resources
 
-__all__ = ["JuiceFSEngine", "factory", "images_from_env"]
+__all__ = ["JuiceFSEngine", "factory", "images_from"]
 
 log = structlog.get_logger(__name__)
 
-CE_IMAGE_ENV = "JUICEFS_CE_IMAGE_ENV"
-EE_IMAGE_ENV = "JUICEFS_EE_IMAGE_ENV"
 _CACHED_BYTES = {manifests.Edition.COMMUNITY: "juicefs_blockcache_bytes",
                  manifests.Edition.ENTERPRISE: "blockcache.bytes"}
 _HITS = {manifests.Edition.COMMUNITY: ("juicefs_blockcache_hits", "juicefs_blockcache_miss"),
          manifests.Edition.ENTERPRISE: ("blockcache.hits", "blockcache.miss")}
 
 
-def images_from_env(environ: Mapping[str, str] | None = None) -> manifests.Images:
-    """Default images, overridden by ``JUICEFS_CE_IMAGE_ENV`` / ``JUICEFS_EE_IMAGE_ENV``."""
-    env = os.environ if environ is None else environ
-    defaults = manifests.Images()
-    return manifests.Images(community=env.get(CE_IMAGE_ENV) or defaults.community,
-                            enterprise=env.get(EE_IMAGE_ENV) or defaults.enterprise)
+def images_from(config: EngineConfig) -> manifests.Images:
+    """Default images, the operator's ``JUICEFS_CE_IMAGE_ENV`` / ``JUICEFS_EE_IMAGE_ENV`` first."""
+    return config.default_images(manifests.Images(), community=settings_env.JUICEFS_CE_IMAGE,
+                                 enterprise=settings_env.JUICEFS_EE_IMAGE)
 
 
 def _models(snap: Snapshot) -> tuple[JuiceFSRuntime, Dataset]:
@@ -70,7 +65,7 @@ class JuiceFSEngine(CacheEngine):
     def __init__(self, deps: EngineDeps, key: RuntimeKey, *,
                  images: manifests.Images | None = None) -> None:
         super().__init__(deps, key)
-        self.images = images or images_from_env()
+        self.images = images or images_from(deps.config)
 
     # -- decisions ---------------------------------------------------------------------------
 

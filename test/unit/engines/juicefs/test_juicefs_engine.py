@@ -127,7 +127,7 @@ def test_validate_names_the_mistake(seed_runtime: dict[str, Any],
         eng.validate(_snap(seed_runtime, two))
 
 
-def test_images_from_env() -> None:
-    images = engine.images_from_env({"JUICEFS_CE_IMAGE_ENV": "registry.local/jfs:ce-1"})
+def test_images_from_the_operator_settings() -> None:
+    images = engine.images_from(EngineConfig(images={"JUICEFS_CE_IMAGE_ENV": "registry.local/jfs:ce-1"}))
     assert images.community == "registry.local/jfs:ce-1"
     assert images.enterprise == manifests.Images().enterprise
