@@ -1,8 +1,11 @@
 """``fluid-controller-manager``: one process running every controller and the admission webhook.
 
-The composition root: parses flags, configures logging, opens the one KubeClient, builds
-the Manager (informers, leader election, health/metrics) and registers the controllers.
-Every replica serves the webhook; only the elected leader reconciles.
+The composition root: parses flags, reads the operator settings from the environment once
+(``fluid.engines.settings_env``: default images, ``MOUNT_ROOT``, ``IMAGE_PULL_SECRETS``,
+``CRITICAL_FUSE_POD``...; a malformed value stops it at startup), configures logging, opens
+the one KubeClient, builds the Manager (informers, leader election, health/metrics) and
+registers the controllers. Every replica serves the webhook; only the elected leader
+reconciles.
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ import os
 import socket
 import sys
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 import structlog
 
 from fluid import controllers
+from fluid.engines import settings_env
 from fluid.engines.base import EngineSettings
 from fluid.kube import KubeClient, slim
 from fluid.observability import logging as fluid_logging
@@ -31,8 +35,12 @@ __all__ = ["main", "parse_args"]
 log = structlog.get_logger(__name__)
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    env = os.environ.get
+def parse_args(
+    argv: list[str] | None = None, environ: Mapping[str, str] | None = None
+) -> argparse.Namespace:
+    """Flags, and the operator settings from ``environ`` (``os.environ``) as ``engine_config``."""
+    environ = os.environ if environ is None else environ
+    env = environ.get
     parser = argparse.ArgumentParser(prog="fluid-controller-manager", description=__doc__)
     parser.add_argument("--kubeconfig", default=env("KUBECONFIG"),
                         help="kubeconfig path; in-cluster config when unset")
@@ -66,7 +74,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="the webhook's Service (its DNS names go into the serving certificate)")
     parser.add_argument("--webhook-cert-secret", default="fluid-webhook-certs",
                         help="Secret in --namespace holding the webhook's CA and serving certificate")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    try:
+        args.engine_config = settings_env.engine_config(environ)
+    except settings_env.SettingsError as exc:
+        parser.error(str(exc))
+    return args
 
 
 def build_manager(args: argparse.Namespace, client: KubeClient) -> Manager:
@@ -83,7 +96,8 @@ def build_manager(args: argparse.Namespace, client: KubeClient) -> Manager:
     )
     manager = Manager(client, config)
     engines = EngineSettings(
-        port_range=args.runtime_node_port_range, resync_seconds=args.runtime_resync_seconds
+        port_range=args.runtime_node_port_range, resync_seconds=args.runtime_resync_seconds,
+        config=args.engine_config,
     )
     context = controllers.ControllerContext(
         client=client, namespace=args.namespace, engines=engines
@@ -94,7 +108,13 @@ def build_manager(args: argparse.Namespace, client: KubeClient) -> Manager:
         webhook_setup.setup(manager, context, config=webhook_setup.WebhookConfig(
             port=args.webhook_port, service_name=args.webhook_service_name,
             cert_secret=args.webhook_cert_secret))
-    log.info("controllers_registered", controllers=names, identity=args.identity)
+    config = args.engine_config
+    log.info("controllers_registered", controllers=names, identity=args.identity,
+             mount_root=config.mount_root, images=dict(config.images),
+             image_pull_secrets=list(config.image_pull_secrets),
+             critical_fuse_pod=config.critical_fuse_pod,
+             sync_retry_seconds=config.sync_retry_seconds,
+             schedule_exclude=dict(config.schedule_exclude))
     return manager
 
 

@@ -100,7 +100,7 @@ class DataBackupKind:
         status = target.dataset.get("status") or {}
         container = loaders.backup_container(
             target.runtime_type,
-            image=loaders.runtime_image(target.runtime_type, target.runtime),
+            image=target.runtime_image(),
             dataset=target.name,
             namespace=target.namespace,
             backup_dir=mount + ("" if where.is_local else where.path.rstrip("/")),
@@ -130,4 +130,5 @@ class DataBackupKind:
 
 
 def setup(manager: Manager, context: ControllerContext) -> None:
-    framework.setup_kind(manager, client=context.client, kind=DataBackupKind())
+    framework.setup_kind(manager, client=context.client, kind=DataBackupKind(),
+                         operator=context.engines.config)

@@ -23,6 +23,10 @@ them that does not depend on the kind:
   Cron runs take no dataset lock (the CronJob controller starts them on its own clock).
 - Deletion: the lock is released and the finalizer removed; the Job goes with its owner.
 
+The operator's settings (``EngineConfig`` from the controller-manager's environment) reach
+every kind here: default runtime images through ``Target.runtime_image`` and
+``IMAGE_PULL_SECRETS`` on every pod (Job and companions) whose spec names none.
+
 Kinds plug in through the ``OperationKind`` protocol. Never renders containers (kinds and
 ``loaders`` do) and never edits another controller's fields: status goes back as a merge
 patch on ``/status``, finalizers and owner references as guarded JSON patches, the lock
@@ -52,8 +56,9 @@ from fluid.api.constants import (
     Policy,
 )
 from fluid.api.dataops import OperationRef
-from fluid.controllers.dataops import flow, jobs, lock
+from fluid.controllers.dataops import flow, jobs, loaders, lock
 from fluid.controllers.dataops.loaders import NotSupported
+from fluid.engines.base import EngineConfig, add_pull_secrets, pod_template_spec
 from fluid.kube import KubeClient, errors, events, resources
 from fluid.reconcile import Controller, Informer, Manager, Request, Result, key_of
 
@@ -66,6 +71,7 @@ __all__ = [
     "OperationReconciler",
     "Target",
     "format_duration",
+    "with_pull_secrets",
 ]
 
 log = structlog.get_logger(__name__)
@@ -192,6 +198,13 @@ class Target:
     dataset: Obj
     runtime_type: str
     runtime: Obj | None = None
+    operator_images: Mapping[str, str] = attrs.field(factory=dict)
+    """The operator's default images (``EngineConfig.images``)."""
+
+    def runtime_image(self) -> str:
+        """The image the runtime's workers run: its spec's, else the operator's, else built in."""
+        return loaders.runtime_image(self.runtime_type, self.runtime,
+                                     operator_images=self.operator_images)
 
     @property
     def name(self) -> str:
@@ -287,8 +300,10 @@ class OperationReconciler:
         informers: Informers,
         recorder: events.EventSink,
         clock: Clock = utcnow,
+        operator: EngineConfig | None = None,
     ) -> None:
         self._kind = kind
+        self._operator = operator or EngineConfig()
         self._client = client
         self._informers = informers
         self._events = recorder
@@ -421,6 +436,7 @@ class OperationReconciler:
                              f"a ready runtime yet (phase {status.get('phase') or 'none'})")
         runtime_type = str((runtime or {}).get("type") or "")
         return Target(dataset=dataset, runtime_type=runtime_type,
+                      operator_images=self._operator.images,
                       runtime=await self._runtime_object(runtime_type, namespace, name))
 
     async def _runtime_object(self, runtime_type: str, namespace: str, name: str) -> Obj | None:
@@ -436,6 +452,7 @@ class OperationReconciler:
             raise _Stop(await self._fail(op, "DataOperationNotSupport", str(exc))) from None
         except InvalidSpec as exc:
             raise _Stop(await self._fail(op, "DataOperationNotValid", str(exc))) from None
+        plan = with_pull_secrets(plan, self._operator.image_pull_secrets)
         if self._kind.distributed(op):
             return plan, placement
         return plan, attrs.evolve(placement, affinity=await self._inherited(op, placement.affinity))
@@ -580,7 +597,8 @@ class OperationReconciler:
         if dataset is None:
             return None
         runtime = _bound_runtime(dataset.get("status") or {}) or {}
-        return Target(dataset=dataset, runtime_type=str(runtime.get("type") or ""))
+        return Target(dataset=dataset, runtime_type=str(runtime.get("type") or ""),
+                      operator_images=self._operator.images)
 
     # -- Complete / Failed ----------------------------------------------------------------------
 
@@ -850,11 +868,28 @@ def _targeting(own: Informer) -> Callable[[Obj], list[str]]:
     return mapper
 
 
+def with_pull_secrets(plan: jobs.PodPlan, names: tuple[str, ...]) -> jobs.PodPlan:
+    """``plan`` whose pod and companion workloads name the operator's pull secrets where
+    they name none (upstream's ``IMAGE_PULL_SECRETS`` for operation pods)."""
+    if not names:
+        return plan
+    extra = copy.deepcopy(dict(plan.extra_spec))
+    add_pull_secrets(extra, names)
+    companions = copy.deepcopy(list(plan.companions))
+    for companion in companions:
+        spec = pod_template_spec(companion)
+        if spec is not None:
+            add_pull_secrets(spec, names)
+    return attrs.evolve(plan, extra_spec=extra, companions=tuple(companions))
+
+
 def setup_kind(
     manager: Manager, *, client: KubeClient, kind: OperationKind, workers: int = 2,
     recorder: events.EventSink | None = None, clock: Clock = utcnow,
+    operator: EngineConfig | None = None,
 ) -> Controller:
-    """Wire one kind's controller: its informers, indexes, watches and reconciler."""
+    """Wire one kind's controller: its informers, indexes, watches and reconciler;
+    ``operator`` carries the controller-manager's default images and pull secrets."""
     operations = {info.kind: manager.informer(info.resource) for info in kinds.DATA_OPERATIONS}
     for informer in operations.values():
         _add_index(informer, INDEX_TARGET, target_keys)
@@ -868,7 +903,7 @@ def setup_kind(
     _add_index(informers.jobs, INDEX_CONTROLLER, controller_owner_keys)
     reconciler = OperationReconciler(
         kind=kind, client=client, informers=informers, clock=clock,
-        recorder=recorder or events.EventRecorder(client, "dataset-controller"),
+        recorder=recorder or events.EventRecorder(client, "dataset-controller"), operator=operator,
     )
     own = operations[kind.kind]
     controller = Controller(kind.kind.lower(), reconciler, workers=workers)

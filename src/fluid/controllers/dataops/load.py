@@ -74,7 +74,7 @@ class DataLoadKind:
         parts = loaders.load_container(
             target.runtime_type,
             dataset=target.name,
-            image=loaders.runtime_image(target.runtime_type, target.runtime),
+            image=target.runtime_image(),
             targets=[
                 loaders.LoadTarget(path=t.path, replicas=t.replicas or 1) for t in spec.target or ()
             ],
@@ -101,4 +101,5 @@ class DataLoadKind:
 
 
 def setup(manager: Manager, context: ControllerContext) -> None:
-    framework.setup_kind(manager, client=context.client, kind=DataLoadKind())
+    framework.setup_kind(manager, client=context.client, kind=DataLoadKind(),
+                         operator=context.engines.config)

@@ -22,12 +22,14 @@ import attrs
 
 from fluid.api import constants
 from fluid.api.constants import RuntimeType
+from fluid.engines import settings_env
 
 __all__ = [
     "BACKUP_INFO_FILE",
     "BACKUP_METADATA_FILE",
     "DATA_MOUNT",
     "DEFAULT_IMAGES",
+    "OPERATOR_IMAGE_ENV",
     "SUPPORTED",
     "LoadTarget",
     "NotSupported",
@@ -54,7 +56,16 @@ DEFAULT_IMAGES: Mapping[str, str] = {
     RuntimeType.JINDO: "registry.cn-shanghai.aliyuncs.com/jindofs/smartdata:6.9.1-202509151826",
     RuntimeType.JUICEFS: "juicedata/mount:ce-v1.3.0",
 }
-"""Images used when the runtime names none (the charts' defaults)."""
+"""Images used when the runtime names none and the operator set no default (the charts' defaults)."""
+
+OPERATOR_IMAGE_ENV: Mapping[str, str] = {
+    RuntimeType.ALLUXIO: settings_env.ALLUXIO_RUNTIME_IMAGE,
+    RuntimeType.GOOSEFS: settings_env.GOOSEFS_RUNTIME_IMAGE,
+    RuntimeType.JINDO: settings_env.JINDO_SMARTDATA_IMAGE,
+    RuntimeType.JUICEFS: settings_env.JUICEFS_CE_IMAGE,
+}
+"""The operator's default image of each runtime type (``EngineConfig.images`` key), which
+the runtime's workers run when its spec names none, so its operations run it too."""
 
 _VERSION_FIELD: Mapping[str, str] = {
     RuntimeType.ALLUXIO: "alluxioVersion",
@@ -99,15 +110,22 @@ class PodParts:
     mounts_dataset: bool = False
 
 
-def runtime_image(runtime_type: str, runtime: Mapping[str, Any] | None) -> str:
-    """The runtime's own image (``spec.<type>Version``), else the default for its type."""
+def runtime_image(
+    runtime_type: str, runtime: Mapping[str, Any] | None, *,
+    operator_images: Mapping[str, str] | None = None,
+) -> str:
+    """The runtime's own image (``spec.<type>Version``), else the operator's default for its
+    type (``operator_images``, by env name), else the built-in one; a tag the spec gives
+    without an image applies to the default, as the engines render it."""
     version = ((runtime or {}).get("spec") or {}).get(_VERSION_FIELD.get(runtime_type, ""), {}) or {}
     image, tag = version.get("image"), version.get("imageTag")
     if image:
         return f"{image}:{tag}" if tag else str(image)
-    if runtime_type not in DEFAULT_IMAGES:
+    default = (operator_images or {}).get(OPERATOR_IMAGE_ENV.get(runtime_type, "")) or \
+        DEFAULT_IMAGES.get(runtime_type)
+    if default is None:
         raise NotSupported(f"no data operation image is known for runtime type {runtime_type!r}")
-    return DEFAULT_IMAGES[runtime_type]
+    return f"{default.rpartition(':')[0]}:{tag}" if tag else default
 
 
 def _env(values: Mapping[str, str]) -> list[Obj]:

@@ -92,7 +92,7 @@ class DataMigrateKind:
     def _image(self, op: framework.Operation, target: framework.Target) -> str:
         if op.spec.image:
             return f"{op.spec.image}:{op.spec.image_tag}" if op.spec.image_tag else str(op.spec.image)
-        return loaders.runtime_image(target.runtime_type, target.runtime)
+        return target.runtime_image()
 
     def _side(self, side: DataToMigrate, where: str) -> tuple[str, list[Obj], list[Obj], list[Obj]]:
         """(what juicefs sync reads/writes, volumes, volume mounts, env) of one side."""
@@ -190,4 +190,5 @@ class DataMigrateKind:
 
 
 def setup(manager: Manager, context: ControllerContext) -> None:
-    framework.setup_kind(manager, client=context.client, kind=DataMigrateKind())
+    framework.setup_kind(manager, client=context.client, kind=DataMigrateKind(),
+                         operator=context.engines.config)

@@ -161,4 +161,5 @@ class DataProcessKind:
 
 
 def setup(manager: Manager, context: ControllerContext) -> None:
-    framework.setup_kind(manager, client=context.client, kind=DataProcessKind())
+    framework.setup_kind(manager, client=context.client, kind=DataProcessKind(),
+                         operator=context.engines.config)
