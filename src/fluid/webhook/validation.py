@@ -258,7 +258,17 @@ def _check_runtime(model: Any, obj: Mapping[str, Any]) -> list[Violation]:
     found = _check_tieredstore(spec.tieredstore)
     if spec.replicas is not None and spec.replicas < 0:
         found.append(Violation("spec.replicas", "must be 0 or more (the number of cache workers)"))
-    return found
+    return found + _check_master_quorum(getattr(spec, "master", None))
+
+
+def _check_master_quorum(master: Any) -> list[Violation]:
+    """Several Alluxio/GooseFS masters share an embedded (Raft) journal: an even count adds
+    a master without tolerating one more failure, and a split vote can stall it."""
+    replicas = getattr(master, "replicas", None)
+    if replicas is None or replicas <= 1 or replicas % 2:
+        return []
+    return [Violation("spec.master.replicas", f"must be 1 or an odd number (3, 5, ...) so the "
+                      f"embedded journal keeps a quorum when a master fails; got {replicas}")]
 
 
 def _check_profile(model: ThinRuntimeProfile, obj: Mapping[str, Any]) -> list[Violation]:
