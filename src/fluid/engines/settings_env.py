@@ -175,26 +175,23 @@ _FIELDS: Mapping[str, tuple[str, Callable[[str], Any]]] = {
 
 def engine_config(environ: Mapping[str, str], *, defaults: EngineConfig | None = None) -> EngineConfig:
     """``defaults`` (``EngineConfig()``) with every variable set in ``environ`` applied."""
-    changes: dict[str, Any] = {}
-    images: dict[str, str] = {}
+    parsers = {**{name: parse for name, (_, parse) in _FIELDS.items()},
+               **dict.fromkeys(IMAGE_ENVS, _image)}
+    values: dict[str, Any] = {}
     problems: list[str] = []
-    for name, (field, parse) in _FIELDS.items():
+    for name, parse in parsers.items():
         text = environ.get(name, "").strip()
-        if text:
-            try:
-                changes[field] = parse(text)
-            except ValueError as exc:
-                problems.append(f"{name}={text!r}: {exc}")
-    for name in IMAGE_ENVS:
-        text = environ.get(name, "").strip()
-        if text:
-            try:
-                images[name] = _image(text)
-            except ValueError as exc:
-                problems.append(f"{name}={text!r}: {exc}")
+        if not text:
+            continue
+        try:
+            values[name] = parse(text)
+        except ValueError as exc:
+            problems.append(f"{name}={text!r}: {exc}")
     if problems:
         raise SettingsError("malformed operator settings: " + "; ".join(problems))
     base = defaults or EngineConfig()
+    changes = {_FIELDS[name][0]: value for name, value in values.items() if name in _FIELDS}
+    images = {name: value for name, value in values.items() if name in IMAGE_ENVS}
     if images:
         changes["images"] = {**base.images, **images}
     return attrs.evolve(base, **changes)
