@@ -42,9 +42,10 @@ import structlog
 
 from fluid.api import constants as c
 from fluid.api import converter
-from fluid.api.dataset import Dataset
+from fluid.api.dataset import Dataset, User
 from fluid.api.kinds import BY_KIND, KindInfo
 from fluid.api.quantity import format_binary, parse_quantity
+from fluid.api.runtime_common import InitUsersSpec
 from fluid.kube import KubeClient, errors, resources
 from fluid.kube.events import NORMAL, WARNING, EventSink
 from fluid.kube.resources import Resource
@@ -64,6 +65,9 @@ __all__ = [
     "CALCULATING",
     "CRITICAL_PRIORITY_CLASS",
     "CSI_DRIVER",
+    "DEFAULT_INIT_IMAGE",
+    "HADOOP_FILES",
+    "INIT_USERS_ROOT",
     "ApiPodExecutor",
     "CacheEngine",
     "CacheUsage",
@@ -76,7 +80,9 @@ __all__ = [
     "EngineSettings",
     "ExecCall",
     "ExecResult",
+    "HadoopConfig",
     "InformerView",
+    "InitUsers",
     "MemoryView",
     "Obj",
     "PodExecutor",
@@ -89,11 +95,16 @@ __all__ = [
     "UfsUsage",
     "ValidationFailed",
     "add_pull_secrets",
+    "api_gateway_endpoint",
     "apply_operator_settings",
     "cache_affinity",
     "component_phase",
+    "hadoop_config",
+    "init_users",
     "pod_template_spec",
+    "read_hadoop_config",
     "set_condition",
+    "user_volumes",
 ]
 
 log = structlog.get_logger(__name__)
@@ -737,6 +748,159 @@ def cache_affinity(worker: Mapping[str, Any]) -> Obj:
                  for t in terms] or [{"matchExpressions": selector}]
     result["requiredDuringSchedulingIgnoredDuringExecution"] = {**required, "nodeSelectorTerms": terms}
     return result
+
+
+
+# -- pieces several engines' pods share -------------------------------------------------------
+
+
+def api_gateway_endpoint(key: RuntimeKey, port: int) -> str:
+    """``status.apiGateway.endpoint`` (the API GATEWAY column): master-0's Service and the
+    REST gateway's port, as upstream reads it from that Service."""
+    return f"{key.name}-master-0.{key.namespace}:{port}"
+
+
+def user_volumes(volumes: Sequence[Mapping[str, Any]] | None,
+                 mounts: Sequence[Mapping[str, Any]]) -> list[Obj]:
+    """The ``spec.volumes`` a component's ``volumeMounts`` name, each once, in mount order;
+    a mount naming no volume is the user's mistake (upstream's "failed to find the volume")."""
+    by_name = {v.get("name"): v for v in volumes or ()}
+    chosen: dict[Any, Obj] = {}
+    for mount in mounts:
+        name = mount.get("name")
+        if name not in by_name:
+            raise ValidationFailed(f"failed to find the volume for volumeMount {name!r} "
+                                   "in spec.volumes")
+        chosen.setdefault(name, dict(by_name[name]))
+    return list(chosen.values())
+
+
+HADOOP_FILES = ("hdfs-site.xml", "core-site.xml")
+"""The Hadoop files a ``spec.hadoopConfig`` ConfigMap may hold."""
+
+
+@attrs.frozen(kw_only=True)
+class HadoopConfig:
+    """The ConfigMap named by ``spec.hadoopConfig`` and which of ``HADOOP_FILES`` it holds."""
+
+    configmap: str
+    files: tuple[str, ...]
+
+
+def hadoop_config(name: str, data: Mapping[str, Any] | None) -> HadoopConfig:
+    """Which Hadoop files ConfigMap ``name`` holds (``data`` None: not found); a ConfigMap
+    that is missing or holds neither file is the user's mistake, worded as upstream's."""
+    if data is None:
+        raise ValidationFailed(f"specified hadoopConfig {name!r} is not found")
+    files = tuple(f for f in HADOOP_FILES if f in data)
+    if not files:
+        raise ValidationFailed(f"neither hdfs-site.xml nor core-site.xml is found in the "
+                               f"specified hadoopConfig ConfigMap {name!r}")
+    return HadoopConfig(configmap=name, files=files)
+
+
+async def read_hadoop_config(client: KubeClient, namespace: str,
+                             name: str | None) -> HadoopConfig | None:
+    """``hadoop_config`` of the runtime's ``spec.hadoopConfig`` (None when unset); only the
+    ConfigMap's keys are kept."""
+    if not name:
+        return None
+    found = await client.get_or_none(resources.CONFIGMAPS, name, namespace)
+    return hadoop_config(name, None if found is None else found.get("data") or {})
+
+
+DEFAULT_INIT_IMAGE = "registry.cn-hangzhou.aliyuncs.com/fluid/init-users:v0.3.0-1467caa"
+"""Upstream's init-users image; the operator's ``DEFAULT_INIT_IMAGE_ENV`` replaces it."""
+INIT_USERS_ROOT = "/tmp/fluid"
+"""Host directory holding each non-root runtime's passwd and group files."""
+
+
+@attrs.frozen(kw_only=True)
+class InitUsers:
+    """A runtime that runs as ``spec.runAs`` and the ``initUsers`` image preparing for it, as
+    upstream's charts do: ``init-users`` writes the user's passwd/group files under
+    ``/tmp/fluid/<ns>/<name>`` on the host (and opens the tier paths to the user), each
+    process mounts them read-only at ``/etc/passwd`` and ``/etc/group``, and ``init-fuse``
+    opens the FUSE mount point's directory (as root)."""
+
+    key: RuntimeKey
+    uid: int
+    gid: int
+    user: str
+    group: str
+    image: str
+    pull_policy: str
+    env: Mapping[str, str] = attrs.field(factory=dict)
+    resources: Obj = attrs.field(factory=dict)
+
+    @property
+    def directory(self) -> str:
+        return posixpath.join(INIT_USERS_ROOT, self.key.namespace, self.key.name)
+
+    @property
+    def users_env(self) -> str:
+        """``FLUID_INIT_USERS``: ``<uid>:<user>:<gid>,<gid>:<group>``."""
+        return f"{self.uid}:{self.user}:{self.gid},{self.gid}:{self.group}"
+
+    @property
+    def security_context(self) -> Obj:
+        return {"runAsUser": self.uid, "runAsGroup": self.gid}
+
+    def volumes(self, *, with_dir: bool) -> list[Obj]:
+        """hostPath volumes ``user`` and ``group`` (and ``dir``, which init-users writes into)."""
+        found: list[Obj] = [{"name": "dir", "hostPath": {"path": self.directory,
+                                                         "type": "DirectoryOrCreate"}}]
+        found += [{"name": name, "hostPath": {"path": posixpath.join(self.directory, file),
+                                              "type": "FileOrCreate"}}
+                  for name, file in (("user", "passwd"), ("group", "group"))]
+        return found if with_dir else found[1:]
+
+    def passwd_mounts(self) -> list[Obj]:
+        return [{"name": "user", "mountPath": "/etc/passwd", "readOnly": True},
+                {"name": "group", "mountPath": "/etc/group", "readOnly": True}]
+
+    def _container(self, *, name: str, args: list[str], env: Mapping[str, str],
+                   mounts: list[Obj]) -> Obj:
+        return {"name": name, "image": self.image, "imagePullPolicy": self.pull_policy,
+                "command": ["/entrypoint.sh"], "args": args,
+                "env": [{"name": k, "value": v} for k, v in {**env, **self.env}.items()],
+                "resources": dict(self.resources), "volumeMounts": mounts}
+
+    def init_users(self, tier_mounts: Sequence[Mapping[str, Any]] = ()) -> Obj:
+        """``init-users``: write passwd/group; with tier mounts also chmod those paths."""
+        env = {"FLUID_INIT_USERS": self.users_env}
+        args = ["init_users"]
+        if tier_mounts:
+            env["FLUID_TIERSTORE_PATHS"] = ":".join(str(m["mountPath"]) for m in tier_mounts)
+            args.append("chmod_tierpath")
+        mounts = [{"name": "dir", "mountPath": "/tmp"},
+                  {"name": "user", "mountPath": "/tmp/passwd"},
+                  {"name": "group", "mountPath": "/tmp/group"}, *map(dict, tier_mounts)]
+        return self._container(name="init-users", args=args, env=env, mounts=mounts)
+
+    def init_fuse(self, *, host_dir: str, volume: str) -> Obj:
+        """``init-fuse``: open the FUSE mount point's host directory (volume ``volume``)."""
+        container = self._container(
+            name="init-fuse", args=["chmod_fuse_mountpoint"],
+            env={"FLUID_FUSE_MOUNTPOINT": host_dir},
+            mounts=[{"name": volume, "mountPath": host_dir}])
+        container["securityContext"] = {"runAsUser": 0, "runAsGroup": 0}
+        return container
+
+
+def init_users(*, key: RuntimeKey, run_as: User | None, spec: InitUsersSpec | None,
+               default_image: str, pull_policy: str) -> InitUsers | None:
+    """The runtime's ``InitUsers`` (None without ``runAs``): the ``initUsers`` image and tag
+    where set, else ``default_image``'s (``repo:tag``)."""
+    if run_as is None:
+        return None
+    spec = spec or InitUsersSpec()
+    repo, _, tag = default_image.rpartition(":")
+    return InitUsers(
+        key=key, uid=run_as.uid, gid=run_as.gid, user=run_as.user, group=run_as.group,
+        image=f"{spec.image or repo}:{spec.image_tag or tag}",
+        pull_policy=spec.image_pull_policy or pull_policy, env=dict(spec.env or {}),
+        resources=dict(spec.resources or {}))
 
 
 
