@@ -34,10 +34,10 @@ import attrs
 
 from fluid.api import constants
 from fluid.api.constants import MediumType, VolumeType
-from fluid.api.dataset import Dataset, EncryptOption, Mount, User
+from fluid.api.dataset import Dataset, EncryptOption, Mount
 from fluid.api.goosefs import GooseFSCompTemplateSpec, GooseFSRuntime, GooseFSRuntimeSpec
 from fluid.api.quantity import parse_quantity
-from fluid.api.runtime_common import InitUsersSpec
+from fluid.engines import base
 from fluid.engines.base import UFS_ROOT, Obj, RenderContext, is_native, mount_path_in_namespace
 
 __all__ = [
@@ -53,8 +53,6 @@ __all__ = [
     "api_gateway_endpoint",
     "encrypt_envs",
     "goosefs_size",
-    "init_users_dir",
-    "init_users_env",
     "java_opts",
     "mount_secrets",
     "port_names",
@@ -70,7 +68,6 @@ JOURNAL_DIR = "/journal"
 SECRET_ENV_PREFIX = "FLUID_SECRET_"
 API_GATEWAY_PORT = "api-gateway-rest"
 API_GATEWAY_CONTAINER = "api-gateway"
-INIT_USERS_ROOT = "/tmp/fluid"
 
 DEFAULT_PORTS: dict[str, int] = {
     "master-rpc": 19998, "master-web": 19999, "master-embedded": 19200,
@@ -110,7 +107,7 @@ class RenderError(ValueError):
 class Images:
     runtime: str = "ccr.ccs.tencentyun.com/qcloud/goosefs:v1.2.0"
     fuse: str = "ccr.ccs.tencentyun.com/qcloud/goosefs-fuse:v1.2.0"
-    init_users: str = "registry.cn-hangzhou.aliyuncs.com/fluid/init-users:v0.3.0-1467caa"
+    init_users: str = base.DEFAULT_INIT_IMAGE
     pull_policy: str = "IfNotPresent"
 
 
@@ -185,8 +182,8 @@ def api_gateway_endpoint(runtime: GooseFSRuntime, allocated: Mapping[str, int]) 
     spec = runtime.spec or GooseFSRuntimeSpec()
     if not api_gateway_enabled(spec):
         return None
-    port = ports_of(spec, allocated)[API_GATEWAY_PORT]
-    return f"{runtime.name}-master-0.{runtime.namespace}:{port}"
+    key = base.RuntimeKey("GooseFSRuntime", runtime.namespace, runtime.name)
+    return base.api_gateway_endpoint(key, ports_of(spec, allocated)[API_GATEWAY_PORT])
 
 
 def _wanted_ports(spec: GooseFSRuntimeSpec) -> list[str]:
@@ -397,80 +394,36 @@ def _container(inp: RenderInput, *, name: str, image: str, args: list[str],
                  "command": ["/entrypoint.sh"], "args": args, "env": env,
                  "envFrom": [{"configMapRef": {"name": f"{inp.runtime.name}{CONFIG_SUFFIX}"}}],
                  "ports": ports, "resources": dict(resources or {}), "volumeMounts": mounts}
-    user = inp.spec.run_as
-    if user is not None:
-        container["securityContext"] = {"runAsUser": user.uid, "runAsGroup": user.gid}
-        container["volumeMounts"] = [
-            *mounts, {"name": "user", "mountPath": "/etc/passwd", "readOnly": True},
-            {"name": "group", "mountPath": "/etc/group", "readOnly": True}]
+    users = _users(inp)
+    if users is not None:
+        container["securityContext"] = users.security_context
+        container["volumeMounts"] = [*mounts, *users.passwd_mounts()]
     return container
 
 
 # -- non-root runtimes: runAs and initUsers ----------------------------------------------------
 
 
-def init_users_dir(namespace: str, name: str) -> str:
-    """Host directory of the runtime's passwd and group files."""
-    return posixpath.join(INIT_USERS_ROOT, namespace, name)
-
-
-def init_users_env(user: User) -> str:
-    """``FLUID_INIT_USERS``: ``<uid>:<user>:<gid>,<gid>:<group>`` for the init-users image."""
-    return f"{user.uid}:{user.user}:{user.gid},{user.gid}:{user.group}"
+def _users(inp: RenderInput) -> base.InitUsers | None:
+    return base.init_users(key=inp.ctx.key, run_as=inp.spec.run_as, spec=inp.spec.init_users,
+                           default_image=inp.images.init_users, pull_policy=inp.images.pull_policy)
 
 
 def _users_volumes(inp: RenderInput, *, with_dir: bool) -> list[dict[str, Any]]:
-    if inp.spec.run_as is None:
-        return []
-    root = init_users_dir(inp.runtime.namespace, inp.runtime.name)
-    volumes = [{"name": "dir", "hostPath": {"path": root, "type": "DirectoryOrCreate"}}]
-    volumes += [{"name": f, "hostPath": {"path": posixpath.join(root, p), "type": "FileOrCreate"}}
-                for f, p in (("user", "passwd"), ("group", "group"))]
-    return volumes if with_dir else volumes[1:]
-
-
-def _init_image(inp: RenderInput) -> tuple[str, str]:
-    spec = inp.spec.init_users or InitUsersSpec()
-    return (_image(inp.images.init_users, spec.image, spec.image_tag),
-            spec.image_pull_policy or inp.images.pull_policy)
-
-
-def _init_container(inp: RenderInput, *, name: str, args: list[str], env: Mapping[str, str],
-                    mounts: list[dict[str, Any]]) -> dict[str, Any]:
-    spec = inp.spec.init_users or InitUsersSpec()
-    image, pull_policy = _init_image(inp)
-    return {"name": name, "image": image, "imagePullPolicy": pull_policy,
-            "command": ["/entrypoint.sh"], "args": args,
-            "env": [{"name": k, "value": v} for k, v in {**env, **(spec.env or {})}.items()],
-            "resources": dict(spec.resources or {}), "volumeMounts": mounts}
+    users = _users(inp)
+    return users.volumes(with_dir=with_dir) if users else []
 
 
 def _init_users(inp: RenderInput, tier_mounts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """With ``runAs``: write passwd/group for the user (and, on workers, chmod the tiers)."""
-    user = inp.spec.run_as
-    if user is None:
-        return []
-    env = {"FLUID_INIT_USERS": init_users_env(user)}
-    args = ["init_users"]
-    if tier_mounts:
-        env["FLUID_TIERSTORE_PATHS"] = ":".join(m["mountPath"] for m in tier_mounts)
-        args.append("chmod_tierpath")
-    mounts = [{"name": "dir", "mountPath": "/tmp"},
-              {"name": "user", "mountPath": "/tmp/passwd"},
-              {"name": "group", "mountPath": "/tmp/group"}, *tier_mounts]
-    return [_init_container(inp, name="init-users", args=args, env=env, mounts=mounts)]
+    users = _users(inp)
+    return [users.init_users(tier_mounts)] if users else []
 
 
 def _init_fuse(inp: RenderInput, host_dir: str) -> list[dict[str, Any]]:
     """With ``runAs``: open the FUSE mount point's directory to the user (as root)."""
-    if inp.spec.run_as is None:
-        return []
-    container = _init_container(
-        inp, name="init-fuse", args=["chmod_fuse_mountpoint"],
-        env={"FLUID_FUSE_MOUNTPOINT": host_dir},
-        mounts=[{"name": "goosefs-fuse-mount", "mountPath": host_dir}])
-    container["securityContext"] = {"runAsUser": 0, "runAsGroup": 0}
-    return [container]
+    users = _users(inp)
+    return [users.init_fuse(host_dir=host_dir, volume="goosefs-fuse-mount")] if users else []
 
 
 def _tier_volumes(inp: RenderInput) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
