@@ -36,7 +36,16 @@ from fluid.api.dataset import Dataset, EncryptOption, Mount
 from fluid.api.jindo import JindoCompTemplateSpec, JindoFuseSpec, JindoRuntime, JindoRuntimeSpec
 from fluid.api.quantity import parse_quantity
 from fluid.api.runtime_common import Level
-from fluid.engines.base import UFS_ROOT, Obj, RenderContext, mount_path_in_namespace
+from fluid.engines.base import (
+    HADOOP_FILES,
+    UFS_ROOT,
+    HadoopConfig,
+    Obj,
+    RenderContext,
+    ValidationFailed,
+    mount_path_in_namespace,
+)
+from fluid.engines.base import hadoop_config as _hadoop_config
 
 __all__ = [
     "CACHE_DIRS_INIT",
@@ -84,8 +93,6 @@ TOKEN_DIR = "/token"
 TOKEN_VOLUME = "jindofs-secret-token"
 TOKEN_URI = f"secrets://{TOKEN_DIR}/"
 HADOOP_VOLUME = "hdfs-confs"
-HADOOP_FILES = ("hdfs-site.xml", "core-site.xml")
-"""The Hadoop files a ``hadoopConfig`` ConfigMap may hold, each mounted at ``/<file>``."""
 CACHE_DIRS_INIT = "init-cache-dirs"
 ROOT: Mapping[str, int] = {"runAsUser": 0, "runAsGroup": 0}
 SECRET_PROVIDER = "com.aliyun.jindodata.oss.auth.CustomCredentialsProvider"
@@ -118,23 +125,13 @@ class Ports:
     fuse_metrics: int | None = None
 
 
-@attrs.frozen(kw_only=True)
-class HadoopConfig:
-    """The ConfigMap named by ``spec.hadoopConfig`` and the Hadoop files it holds."""
-
-    configmap: str
-    files: tuple[str, ...]
-
-
 def hadoop_config(name: str, data: Mapping[str, Any] | None) -> HadoopConfig:
-    """Which of ``HADOOP_FILES`` the ConfigMap ``name`` holds (``data`` None: not found)."""
-    if data is None:
-        raise RenderError(f"specified hadoopConfig {name!r} is not found")
-    files = tuple(f for f in HADOOP_FILES if f in data)
-    if not files:
-        raise RenderError(f"neither hdfs-site.xml nor core-site.xml is found in the specified "
-                          f"hadoopConfig ConfigMap {name!r}")
-    return HadoopConfig(configmap=name, files=files)
+    """Which of ``HADOOP_FILES`` the ConfigMap ``name`` holds (``data`` None: not found);
+    each is mounted at ``/<file>``."""
+    try:
+        return _hadoop_config(name, data)
+    except ValidationFailed as exc:
+        raise RenderError(str(exc)) from None
 
 
 PORT_MASTER_RPC = "master-rpc"
