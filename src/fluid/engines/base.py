@@ -42,7 +42,7 @@ import structlog
 
 from fluid.api import constants as c
 from fluid.api import converter
-from fluid.api.dataset import Dataset, User
+from fluid.api.dataset import Dataset, EncryptOption, User
 from fluid.api.kinds import BY_KIND, KindInfo
 from fluid.api.quantity import format_binary, parse_quantity
 from fluid.api.runtime_common import InitUsersSpec
@@ -68,6 +68,7 @@ __all__ = [
     "DEFAULT_INIT_IMAGE",
     "HADOOP_FILES",
     "INIT_USERS_ROOT",
+    "SECRET_ENV_PREFIX",
     "ApiPodExecutor",
     "CacheEngine",
     "CacheUsage",
@@ -90,6 +91,7 @@ __all__ = [
     "RenderContext",
     "Responder",
     "RuntimeKey",
+    "SecretEnv",
     "Snapshot",
     "UfsMount",
     "UfsUsage",
@@ -101,6 +103,7 @@ __all__ = [
     "component_phase",
     "hadoop_config",
     "init_users",
+    "mount_secrets",
     "pod_template_spec",
     "read_hadoop_config",
     "set_condition",
@@ -807,6 +810,48 @@ async def read_hadoop_config(client: KubeClient, namespace: str,
         return None
     found = await client.get_or_none(resources.CONFIGMAPS, name, namespace)
     return hadoop_config(name, None if found is None else found.get("data") or {})
+
+
+SECRET_ENV_PREFIX = "FLUID_SECRET_"
+
+
+@attrs.frozen(kw_only=True)
+class SecretEnv:
+    """A Secret-backed mount option as a container variable (``valueFrom.secretKeyRef``), so
+    that objects only ever hold the reference; commands and JVM options name the variable."""
+
+    env_name: str
+    option: str
+    secret_name: str
+    secret_key: str
+
+    def to_env(self) -> Obj:
+        return {"name": self.env_name, "valueFrom": {"secretKeyRef": {
+            "name": self.secret_name, "key": self.secret_key}}}
+
+
+def _secret_env(option: EncryptOption, env_name: str) -> SecretEnv:
+    ref = option.value_from.secret_key_ref if option.value_from else None
+    if ref is None or not ref.key:
+        raise ValidationFailed(f"encryptOption {option.name!r} needs valueFrom.secretKeyRef "
+                               "name and key")
+    return SecretEnv(env_name=env_name, option=option.name, secret_name=ref.name,
+                     secret_key=ref.key)
+
+
+def mount_secrets(dataset: Dataset, index: int | None) -> list[SecretEnv]:
+    """Secret-backed options of mount ``index`` (shared ones first; the mount's own win).
+
+    Env names are ``FLUID_SECRET_S<i>`` for shared options and ``FLUID_SECRET_<m>_<i>``
+    for mount ``m``'s own."""
+    spec = dataset.spec
+    found = {o.name: _secret_env(o, f"{SECRET_ENV_PREFIX}S{i}")
+             for i, o in enumerate((spec.shared_encrypt_options if spec else None) or [])}
+    mounts = (spec.mounts if spec else None) or []
+    if index is not None:
+        for i, option in enumerate(mounts[index].encrypt_options or []):
+            found[option.name] = _secret_env(option, f"{SECRET_ENV_PREFIX}{index}_{i}")
+    return list(found.values())
 
 
 DEFAULT_INIT_IMAGE = "registry.cn-hangzhou.aliyuncs.com/fluid/init-users:v0.3.0-1467caa"
