@@ -34,11 +34,19 @@ import attrs
 
 from fluid.api import constants
 from fluid.api.constants import MediumType, VolumeType
-from fluid.api.dataset import Dataset, EncryptOption, Mount
+from fluid.api.dataset import Dataset, Mount
 from fluid.api.goosefs import GooseFSCompTemplateSpec, GooseFSRuntime, GooseFSRuntimeSpec
 from fluid.api.quantity import parse_quantity
 from fluid.engines import base
-from fluid.engines.base import UFS_ROOT, Obj, RenderContext, is_native, mount_path_in_namespace
+from fluid.engines.base import (
+    UFS_ROOT,
+    Obj,
+    RenderContext,
+    SecretEnv,
+    is_native,
+    mount_path_in_namespace,
+    mount_secrets,
+)
 
 __all__ = [
     "API_GATEWAY_PORT",
@@ -65,7 +73,6 @@ RUNTIME_TYPE = constants.RuntimeType.GOOSEFS.value
 FUSE_DIR = "goosefs-fuse"
 CONFIG_SUFFIX = "-config"
 JOURNAL_DIR = "/journal"
-SECRET_ENV_PREFIX = "FLUID_SECRET_"
 API_GATEWAY_PORT = "api-gateway-rest"
 API_GATEWAY_CONTAINER = "api-gateway"
 
@@ -109,18 +116,6 @@ class Images:
     fuse: str = "ccr.ccs.tencentyun.com/qcloud/goosefs-fuse:v1.2.0"
     init_users: str = base.DEFAULT_INIT_IMAGE
     pull_policy: str = "IfNotPresent"
-
-
-@attrs.frozen(kw_only=True)
-class SecretEnv:
-    env_name: str
-    option: str
-    secret_name: str
-    secret_key: str
-
-    def to_env(self) -> dict[str, Any]:
-        return {"name": self.env_name, "valueFrom": {"secretKeyRef": {
-            "name": self.secret_name, "key": self.secret_key}}}
 
 
 @attrs.frozen(kw_only=True)
@@ -233,30 +228,6 @@ def root_ufs(mounts: Sequence[Mount]) -> tuple[str, Mount | None]:
     if index is None:
         return UFS_ROOT, None
     return mounts[index].mount_point, mounts[index]
-
-
-def _secret_env(option: EncryptOption, env_name: str) -> SecretEnv:
-    ref = option.value_from.secret_key_ref if option.value_from else None
-    if ref is None or not ref.key:
-        raise RenderError(f"encryptOption {option.name!r} needs valueFrom.secretKeyRef "
-                          "name and key")
-    return SecretEnv(env_name=env_name, option=option.name, secret_name=ref.name,
-                     secret_key=ref.key)
-
-
-def mount_secrets(dataset: Dataset, index: int | None) -> list[SecretEnv]:
-    """Secret-backed options of mount ``index`` (shared ones first; the mount's own win).
-
-    Env names are ``FLUID_SECRET_S<i>`` for shared options and ``FLUID_SECRET_<m>_<i>``
-    for mount ``m``'s own."""
-    spec = dataset.spec
-    found = {o.name: _secret_env(o, f"{SECRET_ENV_PREFIX}S{i}")
-             for i, o in enumerate((spec.shared_encrypt_options if spec else None) or [])}
-    mounts = (spec.mounts if spec else None) or []
-    if index is not None:
-        for i, option in enumerate(mounts[index].encrypt_options or []):
-            found[option.name] = _secret_env(option, f"{SECRET_ENV_PREFIX}{index}_{i}")
-    return list(found.values())
 
 
 def encrypt_envs(dataset: Dataset) -> list[SecretEnv]:
