@@ -9,6 +9,7 @@ own objects and of nodes. Never does I/O.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 __all__ = [
     "ANNOTATION_SKIP_PRECHECK",
@@ -22,9 +23,12 @@ __all__ = [
     "LABEL_WRAPPED_BY",
     "SCHED_PREFERRED",
     "SCHED_REQUIRED",
+    "SERVERLESS_PLATFORM_KEY_ENV",
     "is_true",
+    "label_key_error",
     "sched_dataset",
     "sched_label",
+    "serverless_requested",
     "sidecar_dataset_labels",
 ]
 
@@ -47,14 +51,40 @@ ENV_FUSE_MOUNTPOINT = "FLUID_FUSE_MOUNTPOINT"
 FUSE_CONTAINER_PREFIX = "fluid-fuse"
 """Injected sidecars are named ``fluid-fuse-<index>``."""
 
+SERVERLESS_PLATFORM_KEY_ENV = "KEY_SERVERLESS_PLATFORM"
+"""Operator env (upstream's, deprecated there in favour of the label): a pod label *key*
+whose presence, with any value, asks for serverless injection; the value names the
+platform (e.g. ``alibabacloud.com/fluid-sidecar-target: eci``). Unset by default."""
+
 SCHED_REQUIRED = "required"
 SCHED_PREFERRED = "preferred"
 _SCHED = re.compile(r"^fluid\.io/dataset\.([A-Za-z0-9.-]*)\.sched$")
 _MAX_NAME = 63
+_LABEL_NAME = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 def is_true(value: object) -> bool:
     return isinstance(value, str) and value.lower() == "true"
+
+
+def serverless_requested(pod_labels: Mapping[str, str], platform_key: str = "") -> bool:
+    """The pod asks for the FUSE sidecar: ``serverless.fluid.io/inject=true``, the deprecated
+    ``fuse.sidecar.fluid.io/inject=true``, or (when configured) the platform label key."""
+    return (is_true(pod_labels.get(LABEL_SERVERLESS_INJECT))
+            or is_true(pod_labels.get(LABEL_FUSE_SIDECAR_INJECT))
+            or (bool(platform_key) and platform_key in pod_labels))
+
+
+def label_key_error(key: str) -> str | None:
+    """Why ``key`` is not a valid label key (``[prefix/]name``), or None when it is."""
+    prefix, _, name = key.rpartition("/")
+    if not name or len(name) > _MAX_NAME or not _LABEL_NAME.match(name):
+        return (f"{key!r} is not a label key: the name part must be 1-63 characters, "
+                "alphanumeric, '-', '_' or '.', starting and ending alphanumeric")
+    if "/" in key and (not prefix or len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+        return f"{key!r} is not a label key: its prefix must be a DNS subdomain"
+    return None
 
 
 def sched_label(dataset: str) -> str | None:

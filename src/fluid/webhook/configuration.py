@@ -7,23 +7,28 @@ Owns which requests the API server sends to the webhook and what happens when it
   server by a ``matchConditions`` CEL expression, so a pod with no PVC never waits on
   the webhook. Ignore because a dataset pod admitted without cache affinity still runs;
 - ``sidecar.fuse.fluid.io`` (serverless; ``failurePolicy: Fail``, 10 s): pods labelled
-  ``serverless.fluid.io/inject=true`` (or the deprecated ``fuse.sidecar.fluid.io/inject``).
-  Fail because such a pod cannot mount its dataset without the sidecar (there is no CSI
-  on serverless nodes); only pods that opted in are affected;
+  ``serverless.fluid.io/inject=true`` (or the deprecated ``fuse.sidecar.fluid.io/inject``),
+  or carrying the operator's serverless platform label key (``KEY_SERVERLESS_PLATFORM``,
+  any value; such pods are then kept away from the serverful webhook). Fail because such
+  a pod cannot mount its dataset without the sidecar (there is no CSI on serverless
+  nodes); only pods that opted in are affected;
 - both skip ``fluid.io/enable-injection=false`` and already-injected pods through the
   objectSelector, and the ``kube-system`` and Fluid namespaces through the
   namespaceSelector (the controller's own pods must never wait on itself);
 - ``fluid-validating-webhook`` validates data.fluid.io CREATE/UPDATE (``Fail``; objects
   being deleted are exempt so finalizers can always be removed by hand).
 
-``python -m fluid.webhook.configuration [dir]`` writes ``manifests/webhook``; tests build
-the same objects with ``url=`` (the API server calls a local server) instead of a Service.
-Never talks to the API server.
+``python -m fluid.webhook.configuration [dir]`` writes ``manifests/webhook`` (with the
+platform key from ``KEY_SERVERLESS_PLATFORM`` when set); tests build the same objects
+with ``url=`` (the API server calls a local server) instead of a Service. The running
+webhook keeps a live configuration's selection in step with its own platform key through
+``selection_ops``. Never talks to the API server.
 """
 
 from __future__ import annotations
 
 import copy
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -43,6 +48,7 @@ __all__ = [
     "manifests",
     "mutating_configuration",
     "plugins_configmap",
+    "selection_ops",
     "service",
     "validating_configuration",
 ]
@@ -60,6 +66,17 @@ _USES_PVC = "has(object.spec.volumes) && object.spec.volumes.exists(v, has(v.per
 def _label_is_true(key: str) -> str:
     return (f"has(object.metadata.labels) && '{key}' in object.metadata.labels && "
             f"object.metadata.labels['{key}'] == 'true'")
+
+
+def _label_present(key: str) -> str:
+    return f"has(object.metadata.labels) && '{key}' in object.metadata.labels"
+
+
+def _serverless_condition(platform_key: str) -> str:
+    terms = [_label_is_true(labels.LABEL_SERVERLESS_INJECT), _label_is_true(labels.LABEL_FUSE_SIDECAR_INJECT)]
+    if platform_key:
+        terms.append(_label_present(platform_key))
+    return " || ".join(f"({t})" for t in terms)
 
 
 def _client_config(path: str, *, namespace: str, url: str | None, ca_bundle: str | None) -> dict[str, Any]:
@@ -87,9 +104,15 @@ _POD_CREATE = [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE
 
 def mutating_configuration(
     *, namespace: str = "fluid-system", url: str | None = None, ca_bundle: str | None = None,
-    name: str = MUTATING_NAME,
+    name: str = MUTATING_NAME, platform_key: str = "",
 ) -> dict[str, Any]:
-    """The MutatingWebhookConfiguration (``url`` replaces the Service, for local tests)."""
+    """The MutatingWebhookConfiguration (``url`` replaces the Service, for local tests).
+
+    ``platform_key``: a label key whose presence also asks for serverless injection.
+    """
+    if platform_key and (error := labels.label_key_error(platform_key)):
+        raise ValueError(error)  # it is spliced into a CEL expression: never an arbitrary string
+    platform = [{"key": platform_key, "operator": "DoesNotExist"}] if platform_key else []
     client = _client_config(mutation.MUTATE_PATH, namespace=namespace, url=url, ca_bundle=ca_bundle)
     opt_out = {"key": LABEL_ENABLE_INJECTION, "operator": "NotIn", "values": ["false"]}
     common: dict[str, Any] = {
@@ -100,7 +123,8 @@ def mutating_configuration(
         "name": "schedulepod.fluid.io", **copy.deepcopy(common),
         "failurePolicy": "Ignore", "timeoutSeconds": 5,
         "objectSelector": {"matchExpressions": [opt_out, *_not_true(
-            labels.LABEL_SERVERLESS_INJECT, labels.LABEL_FUSE_SIDECAR_INJECT, labels.LABEL_DONE_INJECT)]},
+            labels.LABEL_SERVERLESS_INJECT, labels.LABEL_FUSE_SIDECAR_INJECT, labels.LABEL_DONE_INJECT),
+            *platform]},
         "matchConditions": [{"name": "mounts-a-pvc-or-opted-in", "expression":
                              f"({_USES_PVC}) || ({_label_is_true(labels.LABEL_SERVERFUL_INJECT)})"}],
     }
@@ -108,13 +132,37 @@ def mutating_configuration(
         "name": "sidecar.fuse.fluid.io", **copy.deepcopy(common),
         "failurePolicy": "Fail", "timeoutSeconds": 10,
         "objectSelector": {"matchExpressions": [opt_out, *_not_true(labels.LABEL_DONE_INJECT)]},
-        "matchConditions": [{"name": "serverless-injection-requested", "expression":
-                             f"({_label_is_true(labels.LABEL_SERVERLESS_INJECT)}) || "
-                             f"({_label_is_true(labels.LABEL_FUSE_SIDECAR_INJECT)})"}],
+        "matchConditions": [{"name": "serverless-injection-requested",
+                             "expression": _serverless_condition(platform_key)}],
     }
     return {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
             "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "fluid"}},
             "webhooks": [serverful, serverless]}
+
+
+_SELECTION = ("objectSelector", "matchConditions")
+"""The fields of the pod webhooks that depend on the serverless platform key."""
+
+
+def selection_ops(live: dict[str, Any], *, platform_key: str) -> list[dict[str, Any]]:
+    """JSON Patch ops making a live MutatingWebhookConfiguration select pods as
+    ``mutating_configuration(platform_key=...)`` would; [] when it already does.
+
+    Only the ``objectSelector`` and ``matchConditions`` of the webhooks named as ours are
+    touched (the clientConfig, namespaceSelector and caBundle stay as deployed); the first
+    op tests the resourceVersion, so a concurrent writer makes the patch fail, not race.
+    """
+    wanted = {w["name"]: w for w in mutating_configuration(platform_key=platform_key)["webhooks"]}
+    ops: list[dict[str, Any]] = []
+    for index, webhook in enumerate(live.get("webhooks") or ()):
+        target = wanted.get(webhook.get("name")) or {}
+        for field in _SELECTION if target else ():
+            if webhook.get(field) != target[field]:
+                ops.append({"op": "add", "path": f"/webhooks/{index}/{field}", "value": target[field]})
+    if not ops:
+        return []
+    return [{"op": "test", "path": "/metadata/resourceVersion",
+             "value": live["metadata"]["resourceVersion"]}, *ops]
 
 
 def validating_configuration(
@@ -155,11 +203,12 @@ def plugins_configmap(*, namespace: str = "fluid-system") -> dict[str, Any]:
     }
 
 
-def manifests(namespace: str = "fluid-system") -> dict[str, dict[str, Any]]:
+def manifests(namespace: str = "fluid-system", platform_key: str = "") -> dict[str, dict[str, Any]]:
     """File name -> object for ``manifests/webhook``."""
     return {
         "service.yaml": service(namespace=namespace),
-        "mutatingwebhookconfiguration.yaml": mutating_configuration(namespace=namespace),
+        "mutatingwebhookconfiguration.yaml": mutating_configuration(
+            namespace=namespace, platform_key=platform_key),
         "validatingwebhookconfiguration.yaml": validating_configuration(namespace=namespace),
         "plugins-configmap.yaml": plugins_configmap(namespace=namespace),
     }
@@ -182,10 +231,10 @@ _Dumper.add_representer(str, _str)
 HEADER = "# Generated by `python -m fluid.webhook.configuration`; do not edit by hand.\n"
 
 
-def render() -> dict[str, str]:
+def render(platform_key: str = "") -> dict[str, str]:
     """File name -> YAML text, including the kustomization."""
     files = {name: HEADER + yaml.dump(obj, Dumper=_Dumper, sort_keys=False)
-             for name, obj in manifests().items()}
+             for name, obj in manifests(platform_key=platform_key).items()}
     kustomization = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
                      "resources": sorted(files)}
     files["kustomization.yaml"] = HEADER + yaml.dump(kustomization, Dumper=_Dumper, sort_keys=False)
@@ -196,7 +245,7 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     directory = Path(args[0] if args else "manifests/webhook")
     directory.mkdir(parents=True, exist_ok=True)
-    for name, text in render().items():
+    for name, text in render(os.environ.get(labels.SERVERLESS_PLATFORM_KEY_ENV, "")).items():
         (directory / name).write_text(text)
 
 

@@ -3,8 +3,10 @@
 Owns the per-admission flow: skip what must not be touched (non-pod, non-CREATE,
 ``fluid.io/enable-injection=false``, already injected), refuse a pod whose
 ``metadata.namespace`` disagrees with the request, resolve the datasets from the caches,
-choose the chain (serverless when labelled ``serverless.fluid.io/inject=true`` or the
-deprecated ``fuse.sidecar.fluid.io/inject=true``; else serverful, whose
+choose the chain (serverless when labelled ``serverless.fluid.io/inject=true``, the
+deprecated ``fuse.sidecar.fluid.io/inject=true``, or with the operator's serverless
+platform label key, any value; a pod carrying both the platform key and
+``serverless.fluid.io/inject=true`` is refused, as upstream; else serverful, whose
 ``withoutDataset`` chain runs only for pods labelled ``fuse.serverful.fluid.io/inject=true``),
 run its plugins in order on one ``PatchEditor``, and answer with the JSON Patch. Each
 plugin's decision is counted (``fluid_webhook_admission_total{plugin,outcome}``; the server
@@ -41,9 +43,13 @@ ProfileSource = Callable[[], Profile]
 """Returns the current profile (it may be reloaded from its ConfigMap at any time)."""
 
 
-def _is_serverless(pod_labels: dict[str, str]) -> bool:
-    return labels.is_true(pod_labels.get(labels.LABEL_SERVERLESS_INJECT)) or labels.is_true(
-        pod_labels.get(labels.LABEL_FUSE_SIDECAR_INJECT))
+def _platform_conflict(pod_labels: dict[str, str], platform_key: str) -> str | None:
+    """Upstream refuses a pod naming its platform both ways: the answer would be ambiguous."""
+    if platform_key and platform_key in pod_labels and labels.is_true(
+            pod_labels.get(labels.LABEL_SERVERLESS_INJECT)):
+        return (f"the labels {platform_key!r} and {labels.LABEL_SERVERLESS_INJECT!r} may not be "
+                f"set together; remove {platform_key!r} and create the pod again")
+    return None
 
 
 def _skip_reason(request: admission.AdmissionRequest, pod_labels: dict[str, str]) -> str | None:
@@ -81,8 +87,18 @@ def _run_chain(chain: tuple[Plugin, ...], ctx: PodContext) -> dict[str, str]:
     return decisions
 
 
-def mutating_handler(*, profile: ProfileSource, caches: datasets.Caches) -> admission.ReviewHandler:
-    """The pod mutation handler over ``caches``, running the chains of ``profile()``."""
+def _platform_of(pod_labels: dict[str, str], platform_key: str) -> dict[str, str]:
+    """``{"platform": <value>}`` for the admission log when the pod names its platform."""
+    return {"platform": pod_labels[platform_key]} if platform_key and platform_key in pod_labels else {}
+
+
+def mutating_handler(
+    *, profile: ProfileSource, caches: datasets.Caches, platform_key: str = "",
+) -> admission.ReviewHandler:
+    """The pod mutation handler over ``caches``, running the chains of ``profile()``.
+
+    ``platform_key``: the serverless platform label key (``KEY_SERVERLESS_PLATFORM``), or "".
+    """
     async def handle(request: admission.AdmissionRequest) -> dict[str, Any]:
         started = time.perf_counter()
         pod = request.object or {}
@@ -96,8 +112,12 @@ def mutating_handler(*, profile: ProfileSource, caches: datasets.Caches) -> admi
             return admission.denied(
                 request.uid, f"pod namespace {meta['namespace']!r} differs from the request's "
                 f"{request.namespace!r}", code=400, reason="BadRequest")
+        conflict = _platform_conflict(pod_labels, platform_key)
+        if conflict is not None:
+            log.info("pod_admission_denied", namespace=request.namespace, pod=pod_name, reason=conflict)
+            return admission.denied(request.uid, conflict, code=403, reason="Forbidden")
         uses = datasets.resolve(pod, request.namespace, caches)
-        serverless = _is_serverless(pod_labels)
+        serverless = labels.serverless_requested(pod_labels, platform_key)
         opted_in = serverless or labels.is_true(pod_labels.get(labels.LABEL_SERVERFUL_INJECT))
         chain = profile().chain(serverless=serverless, with_dataset=bool(uses)) if (
             uses or opted_in) else ()
@@ -123,7 +143,8 @@ def mutating_handler(*, profile: ProfileSource, caches: datasets.Caches) -> admi
             log.info("pod_admitted", namespace=request.namespace, pod=pod_name,
                      serverless=serverless, datasets=[u.name for u in uses], decisions=decisions,
                      patch_ops=len(ctx.editor.ops),
-                     duration_ms=round((time.perf_counter() - started) * 1000, 3))
+                     duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                     **_platform_of(pod_labels, platform_key))
         return response
 
     return handle

@@ -11,8 +11,12 @@ ConfigMaps work) into four chains of built plugins::
       args: |            # a YAML string (or a mapping)
         preferred: [{name: topology.kubernetes.io/zone, weight: 50}]
 
-An unknown plugin name or bad args raise ``ProfileError``; the caller keeps the chain it
-had. Never reads the ConfigMap itself (``fluid.webhook.setup`` feeds it the text).
+Bad args (or a malformed document) raise ``ProfileError``; the caller keeps the chains it
+had. An unknown plugin name is left out of its chain and listed in ``Profile.unknown``
+(upstream refuses the whole profile; here a profile written for a newer Fluid still
+applies, and the caller reports each name it skipped). ``defaults`` are args the operator
+configured (e.g. the file prefetcher image); the profile's own args override them.
+Never reads the ConfigMap itself (``fluid.webhook.setup`` feeds it the text).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import Any
 import attrs
 import yaml
 
-from fluid.webhook.plugins import build_plugin
+from fluid.webhook.plugins import PLUGINS, build_plugin
 from fluid.webhook.plugins.api import Plugin
 
 __all__ = ["CONFIGMAP_KEY", "DEFAULT_PROFILE", "Profile", "ProfileError", "parse"]
@@ -35,6 +39,7 @@ DEFAULT_PROFILE = """\
 plugins:
   serverful:
     withDataset:
+    - FilePrefetcher
     - RequireNodeWithFuse
     - NodeAffinityWithCache
     - PreferNodesWithCache
@@ -44,6 +49,7 @@ plugins:
     - PreferNodesWithoutCache
   serverless:
     withDataset:
+    - FilePrefetcher
     - FuseSidecar
     - DatasetUsageInjector
     withoutDataset: []
@@ -71,6 +77,8 @@ class Profile:
     serverful_without_dataset: tuple[Plugin, ...] = ()
     serverless_with_dataset: tuple[Plugin, ...] = ()
     serverless_without_dataset: tuple[Plugin, ...] = ()
+    unknown: tuple[tuple[str, str], ...] = ()
+    """(chain, plugin name) of every name no plugin answers to; those entries were skipped."""
 
     def chain(self, *, serverless: bool, with_dataset: bool) -> tuple[Plugin, ...]:
         if serverless:
@@ -91,18 +99,31 @@ def _args(config: Any) -> dict[str, dict[str, Any]]:
     return result
 
 
-def _chain(names: Any, args: Mapping[str, Mapping[str, Any]], where: str) -> tuple[Plugin, ...]:
+def _names(names: Any, where: str) -> list[str]:
     if names is None:
-        return ()
+        return []
     if not isinstance(names, list):
         raise ProfileError(f"{where} must be a list of plugin names")
+    return [str(n) for n in names]
+
+
+def _chain(names: list[str], args: Mapping[str, Mapping[str, Any]], where: str) -> tuple[Plugin, ...]:
     try:
-        return tuple(build_plugin(str(n), args.get(str(n))) for n in names)
+        return tuple(build_plugin(n, args.get(n)) for n in names if n in PLUGINS)
     except ValueError as exc:
         raise ProfileError(f"{where}: {exc}") from None
 
 
-def parse(text: str) -> Profile:
+def _merged(
+    configured: dict[str, dict[str, Any]], defaults: Mapping[str, Mapping[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    merged = {name: dict(values) for name, values in defaults.items()}
+    for name, values in configured.items():
+        merged[name] = {**merged.get(name, {}), **values}
+    return merged
+
+
+def parse(text: str, *, defaults: Mapping[str, Mapping[str, Any]] | None = None) -> Profile:
     """Build the chains of a profile; ProfileError says what is wrong."""
     try:
         document = yaml.safe_load(text) or {}
@@ -111,10 +132,14 @@ def parse(text: str) -> Profile:
     if not isinstance(document, dict):
         raise ProfileError("pluginsProfile must be a mapping")
     plugins = document.get("plugins") or {}
-    args = _args(document.get("pluginConfig"))
-    chains = {}
+    args = _merged(_args(document.get("pluginConfig")), defaults or {})
+    chains: dict[str, tuple[Plugin, ...]] = {}
+    unknown: list[tuple[str, str]] = []
     for mode in ("serverful", "serverless"):
         section = plugins.get(mode) or {}
         for kind, attr in (("withDataset", "with_dataset"), ("withoutDataset", "without_dataset")):
-            chains[f"{mode}_{attr}"] = _chain(section.get(kind), args, f"plugins.{mode}.{kind}")
-    return Profile(**chains)
+            where = f"plugins.{mode}.{kind}"
+            names = _names(section.get(kind), where)
+            unknown.extend((where, n) for n in names if n not in PLUGINS)
+            chains[f"{mode}_{attr}"] = _chain(names, args, where)
+    return Profile(**chains, unknown=tuple(unknown))

@@ -7,10 +7,17 @@ Owns the ``WebhookServer`` runnable that every replica runs (not only the leader
 2. waits for those caches (an admission answered from an empty cache would silently
    skip the mutation), then makes sure the certificate Secret is valid (``CertKeeper``),
    writes it to ``cert_dir`` and serves TLS with a reloadable context;
-3. patches ``caBundle`` into the Mutating and Validating webhook configurations;
+3. patches ``caBundle`` into the Mutating and Validating webhook configurations, and the
+   pod webhooks' ``objectSelector``/``matchConditions`` to match its serverless platform
+   key (``--serverless-platform-key``: pods with that label must reach the webhook);
 4. every ``check_interval`` seconds re-reads the Secret, rotates it when fewer than 30 days
    remain, reloads the served certificate when it changed (another replica may have
-   rotated it) and re-patches ``caBundle`` (re-applied manifests may have reset it).
+   rotated it) and re-patches ``caBundle`` and the selection (re-applied manifests may
+   have reset them).
+
+The plugin profile is rebuilt whenever its ConfigMap changes; a plugin name it does not
+know is left out, logged (``webhook_profile_plugin_unknown``) and reported as a Warning
+Event ``UnknownWebhookPlugin`` on the ConfigMap.
 
 Routes: the pod mutation path and the data.fluid.io validation path. Never reconciles and
 never reads the API server per admission. Called by ``fluid.cli.controller_manager`` and
@@ -33,9 +40,20 @@ import structlog
 
 from fluid.api import kinds
 from fluid.kube import KubeClient, errors, resources
+from fluid.kube.events import WARNING, EventRecorder, EventSink
 from fluid.reconcile.informer import Informer
 from fluid.reconcile.manager import Manager
-from fluid.webhook import admission, certs, datasets, mutation, profile, server, validation
+from fluid.webhook import (
+    admission,
+    certs,
+    configuration,
+    datasets,
+    mutation,
+    profile,
+    server,
+    validation,
+)
+from fluid.webhook.plugins import file_prefetcher
 
 __all__ = ["WebhookConfig", "WebhookServer", "setup"]
 
@@ -69,14 +87,31 @@ class WebhookConfig:
     """Where the PEM files are written for the TLS context; a private temp dir when None."""
     rotate_before: datetime.timedelta = certs.ROTATE_BEFORE
     leaf_validity: datetime.timedelta = certs.LEAF_VALIDITY
+    serverless_platform_key: str = ""
+    """A pod label key (upstream's ``KEY_SERVERLESS_PLATFORM``) whose presence, any value,
+    asks for serverless injection; "" (upstream's default) for none."""
+    file_prefetcher_image: str = ""
+    """The ``FilePrefetcher`` plugin's default image (``FILE_PREFETCHER_IMAGE``); "" for none."""
+
+    def plugin_defaults(self) -> dict[str, dict[str, Any]]:
+        """Plugin args the operator configured; the profile's own args override them."""
+        if not self.file_prefetcher_image:
+            return {}
+        return {file_prefetcher.NAME: {"image": self.file_prefetcher_image}}
 
 
 class _ProfileWatch:
     """Rebuilds the plugin chains when the profile ConfigMap changes; keeps the last good one."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(
+        self, name: str, *, defaults: dict[str, dict[str, Any]] | None = None,
+        events: EventSink | None = None,
+    ) -> None:
         self._name = name
-        self.current = profile.parse(profile.DEFAULT_PROFILE)
+        self._defaults = defaults or {}
+        self._events = events
+        self._pending: set[asyncio.Task[None]] = set()
+        self.current = profile.parse(profile.DEFAULT_PROFILE, defaults=self._defaults)
         self._text: str | None = None
 
     def __call__(self) -> profile.Profile:
@@ -87,12 +122,32 @@ class _ProfileWatch:
         if text == self._text:
             return
         try:
-            self.current = profile.parse(text if text is not None else profile.DEFAULT_PROFILE)
+            self.current = profile.parse(text if text is not None else profile.DEFAULT_PROFILE,
+                                         defaults=self._defaults)
         except profile.ProfileError as exc:
             log.error("webhook_profile_invalid", configmap=self._name, error=str(exc))
             return
         self._text = text
         log.info("webhook_profile_loaded", configmap=self._name, default=text is None)
+        if obj is not None and self.current.unknown:
+            self._report_unknown(obj, self.current.unknown)
+
+    def _report_unknown(self, obj: dict[str, Any], unknown: tuple[tuple[str, str], ...]) -> None:
+        for chain, plugin in unknown:
+            log.warning("webhook_profile_plugin_unknown", configmap=self._name, chain=chain,
+                        plugin=plugin)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # called outside the event loop (unit tests): the log is the report
+            return
+        if self._events is None:
+            return
+        names = ", ".join(f"{plugin} (in {chain})" for chain, plugin in unknown)
+        message = (f"webhook plugins unknown to this Fluid were left out, the rest of the "
+                   f"profile applies: {names}")
+        task = loop.create_task(self._events.record(obj, WARNING, "UnknownWebhookPlugin", message))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
     def _mine(self, obj: dict[str, Any]) -> bool:
         return bool((obj.get("metadata") or {}).get("name") == self._name)
@@ -128,7 +183,8 @@ class WebhookServer:
         self._client = context.client
         self._informers: list[Informer] = []
         self.caches = self._register_caches(manager)
-        self.profile = _ProfileWatch(config.plugins_configmap)
+        self.profile = _ProfileWatch(config.plugins_configmap, defaults=config.plugin_defaults(),
+                                     events=EventRecorder(context.client, "fluid-webhook"))
         profiles = manager.informer(resources.CONFIGMAPS, namespace=context.namespace)
         profiles.add_handler(self.profile)
         self._informers.append(profiles)
@@ -176,7 +232,8 @@ class WebhookServer:
 
     def routes(self) -> dict[str, admission.ReviewHandler]:
         routes = server.validating_routes(lookup=self._lookup())
-        routes[mutation.MUTATE_PATH] = mutation.mutating_handler(profile=self.profile, caches=self.caches)
+        routes[mutation.MUTATE_PATH] = mutation.mutating_handler(
+            profile=self.profile, caches=self.caches, platform_key=self.config.serverless_platform_key)
         return routes
 
     async def run(self) -> None:
@@ -216,6 +273,21 @@ class WebhookServer:
             await self.keeper.patch_ca_bundles(bundle)
         except errors.ApiError as exc:  # e.g. a concurrent patch from another replica
             log.warning("webhook_ca_bundle_patch_failed", error=str(exc))
+        try:
+            await self._patch_selection()
+        except errors.ApiError as exc:
+            log.warning("webhook_selection_patch_failed", error=str(exc))
+
+    async def _patch_selection(self) -> None:
+        """Make the pod webhooks send pods with the platform label key (or stop, when unset)."""
+        key = self.config.serverless_platform_key
+        for name in self.config.mutating_configs:
+            live = await self._client.get_or_none(resources.MUTATING_WEBHOOKS, name)
+            ops = configuration.selection_ops(live, platform_key=key) if live else []
+            if ops:
+                await self._client.json_patch(resources.MUTATING_WEBHOOKS, name, None, ops)
+                log.info("webhook_selection_patched", name=name, platform_key=key or None,
+                         fields=len(ops) - 1)
 
     def _load(self, bundle: certs.Bundle) -> None:
         cert_path, key_path = _write(self._cert_dir, bundle)

@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 import pytest
+import structlog
 import webhook_objects as objs
 from prometheus_client import REGISTRY
 
@@ -146,11 +147,18 @@ async def test_a_plugin_crash_fails_open_for_serverful_pods() -> None:
     assert refused["status"]["code"] == 500
 
 
-def test_profile_rejects_unknown_plugins_and_reads_args() -> None:
-    with pytest.raises(
-        profile.ProfileError, match=r"plugins.serverful.withDataset: unknown webhook plugin"
-    ):
-        profile.parse("plugins: {serverful: {withDataset: [Nope]}}")
+def test_profile_skips_unknown_plugins_and_reads_args() -> None:
+    partial = profile.parse(
+        "plugins: {serverful: {withDataset: [Nope, DatasetUsageInjector]}, serverless: {withoutDataset: [Later]}}"
+    )
+    assert [p.name for p in partial.chain(serverless=False, with_dataset=True)] == ["DatasetUsageInjector"]
+    assert partial.unknown == (
+        ("plugins.serverful.withDataset", "Nope"),
+        ("plugins.serverless.withoutDataset", "Later"),
+    )
+    with pytest.raises(profile.ProfileError, match="FuseSidecar: mode must be"):
+        profile.parse("plugins: {serverless: {withDataset: [FuseSidecar]}}\n"
+                      "pluginConfig: [{name: FuseSidecar, args: 'mode: magic'}]")
     with pytest.raises(profile.ProfileError, match="not YAML"):
         profile.parse("plugins: [")
     custom = profile.parse("""
@@ -176,13 +184,21 @@ def test_profile_watch_keeps_the_last_good_profile() -> None:
 
     watch = _ProfileWatch("webhook-plugins")
     default = names(watch)
-    assert default[0] == "RequireNodeWithFuse"
+    assert default[:2] == ["FilePrefetcher", "RequireNodeWithFuse"]
     good = configmap("plugins: {serverful: {withDataset: [DatasetUsageInjector]}}")
     watch.on_add(good)
     assert names(watch) == ["DatasetUsageInjector"]
-    watch.on_update(good, configmap("plugins: {serverful: {withDataset: [Nope]}}"))
+    bad_args = configmap("plugins: {serverful: {withDataset: [DatasetUsageInjector]}}\n"
+                         "pluginConfig: [{name: DatasetUsageInjector, args: 'x: 1'}]")
+    watch.on_update(good, bad_args)
     assert names(watch) == ["DatasetUsageInjector"], "an invalid profile keeps the last good one"
+    with structlog.testing.capture_logs() as logs:
+        watch.on_update(good, configmap("plugins: {serverful: {withDataset: [Nope, MountPropagationInjector]}}"))
+    assert names(watch) == ["MountPropagationInjector"], "the known plugins of the profile apply"
+    assert {"event": "webhook_profile_plugin_unknown", "plugin": "Nope",
+            "chain": "plugins.serverful.withDataset"}.items() <= next(
+        e for e in logs if e["event"] == "webhook_profile_plugin_unknown").items()
     watch.on_update(good, configmap("plugins: {}", name="someone-else"))
-    assert names(watch) == ["DatasetUsageInjector"]
+    assert names(watch) == ["MountPropagationInjector"]
     watch.on_delete(good)
     assert names(watch) == default

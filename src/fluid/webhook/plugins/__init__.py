@@ -1,8 +1,9 @@
 """The registry of mutation plugins: name -> module, each module exposing ``NAME`` and ``build``.
 
-Owns the list of plugin names a profile may use (an unknown name is a configuration
-error, as upstream). Plugins never import each other; the chain (``fluid.webhook.profile``
-and ``fluid.webhook.mutation``) loads them through ``build_plugin``.
+Owns the list of plugin names a profile may use (``build_plugin`` refuses any other;
+``fluid.webhook.profile`` leaves such names out of its chains and reports them). Plugins
+never import each other; the chain (``fluid.webhook.profile`` and
+``fluid.webhook.mutation``) loads them through ``build_plugin``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ __all__ = ["PLUGINS", "build_plugin"]
 
 PLUGINS: Mapping[str, str] = {
     "DatasetUsageInjector": "fluid.webhook.plugins.dataset_usage",
+    "FilePrefetcher": "fluid.webhook.plugins.file_prefetcher",
     "FuseSidecar": "fluid.webhook.plugins.fuse_sidecar",
     "MountPropagationInjector": "fluid.webhook.plugins.mount_propagation",
     "NodeAffinityWithCache": "fluid.webhook.plugins.node_affinity_with_cache",
