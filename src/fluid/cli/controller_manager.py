@@ -22,6 +22,7 @@ from typing import Any
 import structlog
 
 from fluid import controllers
+from fluid.api import pod_labels
 from fluid.engines import settings_env
 from fluid.engines.base import EngineSettings
 from fluid.kube import KubeClient, slim
@@ -74,7 +75,15 @@ def parse_args(
                         help="the webhook's Service (its DNS names go into the serving certificate)")
     parser.add_argument("--webhook-cert-secret", default="fluid-webhook-certs",
                         help="Secret in --namespace holding the webhook's CA and serving certificate")
+    parser.add_argument(
+        "--serverless-platform-key", default=env(pod_labels.SERVERLESS_PLATFORM_KEY_ENV, ""),
+        help="pod label key whose presence (any value) asks for FUSE sidecar injection, "
+             "e.g. alibabacloud.com/fluid-sidecar-target; unset as upstream")
+    parser.add_argument("--file-prefetcher-image", default=env("FILE_PREFETCHER_IMAGE", ""),
+                        help="default image of the FilePrefetcher webhook plugin")
     args = parser.parse_args(argv)
+    if args.serverless_platform_key and (bad := pod_labels.label_key_error(args.serverless_platform_key)):
+        parser.error(f"--serverless-platform-key: {bad}")
     try:
         args.engine_config = settings_env.engine_config(environ)
     except settings_env.SettingsError as exc:
@@ -107,7 +116,8 @@ def build_manager(args: argparse.Namespace, client: KubeClient) -> Manager:
     if args.webhook_port:
         webhook_setup.setup(manager, context, config=webhook_setup.WebhookConfig(
             port=args.webhook_port, service_name=args.webhook_service_name,
-            cert_secret=args.webhook_cert_secret))
+            cert_secret=args.webhook_cert_secret, serverless_platform_key=args.serverless_platform_key,
+            file_prefetcher_image=args.file_prefetcher_image))
     config = args.engine_config
     log.info("controllers_registered", controllers=names, identity=args.identity,
              mount_root=config.mount_root, images=dict(config.images),
