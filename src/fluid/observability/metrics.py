@@ -1,12 +1,17 @@
-"""Prometheus metrics of the reconcile framework, the webhook and datasets.
+"""Prometheus metrics of the reconcile framework, the webhook, datasets and runtimes.
 
-Owns metric definitions (one registry per process, the default one) and the work-queue
-metrics adapter. Never starts a server: the Manager serves ``/metrics``.
+Owns metric definitions (one registry per process, the default one), the work-queue
+metrics adapter, and the helpers that set upstream Fluid's own series under upstream's
+names and labels (``dataset_ufs_total_size``, ``dataset_ufs_file_num``,
+``runtime_setup_error_total``, ``runtime_sync_healthcheck_error_total``), so dashboards
+built for upstream keep working. Never starts a server: the Manager serves ``/metrics``.
+Called by the controllers and the webhook.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import suppress
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, Metric
@@ -17,6 +22,8 @@ __all__ = [
     "ADMISSION_TOTAL",
     "DATASET_CACHED_BYTES",
     "DATASET_CACHED_PERCENTAGE",
+    "DATASET_UFS_FILE_NUM",
+    "DATASET_UFS_TOTAL_SIZE",
     "LEADER",
     "QUEUE_ADDS",
     "QUEUE_DEPTH",
@@ -27,8 +34,15 @@ __all__ = [
     "QUEUE_WORK_DURATION",
     "RECONCILE_DURATION",
     "RECONCILE_TOTAL",
+    "RUNTIME_HEALTHCHECK_ERRORS",
+    "RUNTIME_SETUP_ERRORS",
     "PrometheusQueueMetrics",
     "Tally",
+    "forget_dataset",
+    "forget_runtime",
+    "runtime_setup_failed",
+    "runtime_unhealthy",
+    "set_dataset_ufs",
 ]
 
 _FAST_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -111,6 +125,58 @@ DATASET_CACHED_PERCENTAGE = Gauge(
     "fluid_dataset_cached_percentage", "Percentage of a dataset held in cache.",
     ["namespace", "dataset"],
 )
+
+# Upstream Fluid's series: no ``fluid_`` prefix, object keys as ``<namespace>/<name>``.
+DATASET_UFS_TOTAL_SIZE = Gauge(
+    "dataset_ufs_total_size", "Bytes of a dataset's files in its under storage (status.ufsTotal).",
+    ["dataset"],
+)
+DATASET_UFS_FILE_NUM = Gauge(
+    "dataset_ufs_file_num", "Number of a dataset's files in its under storage (status.fileNum).",
+    ["dataset"],
+)
+RUNTIME_SETUP_ERRORS = Counter(
+    "runtime_setup_error_total", "Failed setups of a runtime (master, workers, FUSE, binding).",
+    ["runtime_type", "runtime"],
+)
+RUNTIME_HEALTHCHECK_ERRORS = Counter(
+    "runtime_sync_healthcheck_error_total",
+    "Syncs of a runtime that found its master or workers not ready.",
+    ["runtime_type", "runtime"],
+)
+
+
+def set_dataset_ufs(dataset: str, *, total_bytes: int | None, file_num: int | None) -> None:
+    """Export a dataset's known UFS size and file count (``<ns>/<name>``); None leaves a value."""
+    if total_bytes is not None:
+        DATASET_UFS_TOTAL_SIZE.labels(dataset).set(total_bytes)
+    if file_num is not None:
+        DATASET_UFS_FILE_NUM.labels(dataset).set(file_num)
+
+
+def forget_dataset(dataset: str) -> None:
+    for gauge in (DATASET_UFS_TOTAL_SIZE, DATASET_UFS_FILE_NUM):
+        with suppress(KeyError):
+            gauge.remove(dataset)
+
+
+def _runtime_labels(kind: str, key: str) -> tuple[str, str]:
+    """(``runtime_type``, ``runtime``) as upstream: the kind lowercased and ``<ns>/<name>``."""
+    return kind.lower(), key
+
+
+def runtime_setup_failed(kind: str, key: str) -> None:
+    RUNTIME_SETUP_ERRORS.labels(*_runtime_labels(kind, key)).inc()
+
+
+def runtime_unhealthy(kind: str, key: str) -> None:
+    RUNTIME_HEALTHCHECK_ERRORS.labels(*_runtime_labels(kind, key)).inc()
+
+
+def forget_runtime(kind: str, key: str) -> None:
+    for counter in (RUNTIME_SETUP_ERRORS, RUNTIME_HEALTHCHECK_ERRORS):
+        with suppress(KeyError):
+            counter.remove(*_runtime_labels(kind, key))
 
 
 class PrometheusQueueMetrics:
