@@ -40,6 +40,7 @@ from fluid.engines.base import (
 )
 from fluid.kube import KubeClient, errors, resources
 from fluid.kube.events import NORMAL, WARNING, EventRecorder, EventSink
+from fluid.observability import metrics
 from fluid.reconcile import Controller, Informer, Manager, Request, Result, TerminalError
 from fluid.reconcile.store import Obj, key_of
 from fluid.scheduling.ports import PortAllocator, PortRange, load_from_cluster
@@ -148,6 +149,7 @@ class RuntimeReconciler:
 
     async def _forget(self, key: str) -> None:
         engine = self._engines.pop(key, None)
+        metrics.forget_runtime(self.info.kind, key)
         if engine is not None:
             await engine.close()
 
@@ -192,6 +194,8 @@ class RuntimeReconciler:
             fresh = await self._client.get(DATASET.resource, snap.name, snap.namespace)
             snap = Snapshot(snap.runtime, fresh)
         await self._create_volume(engine, snap)
+        if c.RuntimePhase.NOT_READY in (snap.status.get("masterPhase"), snap.status.get("workerPhase")):
+            metrics.runtime_unhealthy(self.info.kind, key)  # upstream's failed health check
         await engine.sync(snap)
         return Result(requeue_after=self._resync)
 
@@ -199,6 +203,7 @@ class RuntimeReconciler:
         try:
             ready = await engine.setup(snap)
         except (errors.ApiError, OSError, RuntimeError, ValueError) as exc:
+            metrics.runtime_setup_failed(self.info.kind, f"{snap.namespace}/{snap.name}")
             await self._events.record(snap.runtime, WARNING, "SetupFailed", str(exc))
             await self._dataset_not_ready(snap, str(exc))
             raise
