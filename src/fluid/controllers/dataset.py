@@ -12,7 +12,8 @@ Owns ``fluid-dataset-controller-finalizer`` and the Dataset's life outside any r
 
 Never binds, never touches runtimes or volumes (the runtime controller and engines do;
 deleting the Dataset garbage-collects its runtime through the runtime's ownerReference).
-Registered as controller ``dataset``.
+Registered as controller ``dataset``; its informer also exports ``status.ufsTotal`` and
+``status.fileNum`` as upstream's ``dataset_ufs_total_size``/``dataset_ufs_file_num``.
 """
 
 from __future__ import annotations
@@ -23,13 +24,15 @@ import structlog
 
 from fluid.api import constants as c
 from fluid.api.kinds import DATASET
+from fluid.api.quantity import parse_quantity
 from fluid.controllers import ControllerContext
 from fluid.controllers.runtime import add_finalizer, lifecycle_changed, remove_finalizer, valid_name
 from fluid.engines.base import set_condition
 from fluid.kube import KubeClient, resources
 from fluid.kube.events import WARNING, EventRecorder, EventSink
+from fluid.observability import metrics
 from fluid.reconcile import Controller, Informer, Manager, Request, Result, TerminalError
-from fluid.reconcile.store import Obj
+from fluid.reconcile.store import Obj, key_of
 
 __all__ = ["CLAIM_INDEX", "DatasetReconciler", "pod_claims", "setup"]
 
@@ -131,12 +134,39 @@ class DatasetReconciler:
         log.info("dataset_delete_waiting", reason=message)
 
 
+def _count(text: object, *, size: bool = False) -> int | None:
+    """``ufsTotal`` (``2.00GiB``) in bytes or ``fileNum`` as an int; None while unknown."""
+    try:
+        return int(parse_quantity(str(text).removesuffix("B")) if size else int(str(text)))
+    except ValueError:
+        return None
+
+
+class _UfsMetrics:
+    """Informer handler: the Dataset's UFS size and file count as upstream's gauges."""
+
+    def on_add(self, obj: Obj) -> None:
+        status, key = obj.get("status") or {}, key_of(obj)
+        if not status.get("ufsTotal") and not status.get("fileNum"):
+            metrics.forget_dataset(key)  # never synced, or reset when its runtime went away
+            return
+        metrics.set_dataset_ufs(key, total_bytes=_count(status.get("ufsTotal"), size=True),
+                                file_num=_count(status.get("fileNum")))
+
+    def on_update(self, old: Obj, new: Obj) -> None:
+        self.on_add(new)
+
+    def on_delete(self, obj: Obj) -> None:
+        metrics.forget_dataset(key_of(obj))
+
+
 def _spec_changed(old: Obj, new: Obj) -> bool:
     return bool(old["metadata"].get("generation") != new["metadata"].get("generation"))
 
 
 def setup(manager: Manager, context: ControllerContext) -> None:
     datasets = manager.informer(DATASET.resource)
+    datasets.add_handler(_UfsMetrics())
     pods = manager.informer(resources.PODS)
     pods.add_indexer(CLAIM_INDEX, pod_claims)
     reconciler = DatasetReconciler(
