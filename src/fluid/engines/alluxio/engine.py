@@ -8,6 +8,11 @@ cache capacity and usage from ``fsadmin report summary``, the hit and throughput
 from ``fsadmin report metrics`` (``cachehit``), mounts added or removed at run time, and
 freeing the cache at shutdown.
 
+It also reads the ``hadoopConfig`` ConfigMap's keys before rendering (the files are
+mounted, never read), refuses what rendering would meet (a worker memory limit below the
+MEM tier, a ``volumeMount`` naming no volume, an ``encryptOption`` without its Secret key)
+and reports ``status.apiGateway`` while the REST gateway is enabled.
+
 Several masters (``master.replicas`` 3, 5...) run the embedded journal: the master is
 ready when every one of them is (upstream's rule for a ready runtime), an even count is
 refused, and commands go to the first Ready master pod (the Alluxio CLI reaches the
@@ -25,6 +30,7 @@ from typing import Any
 from fluid.api import constants as c
 from fluid.api.alluxio import AlluxioRuntimeSpec
 from fluid.api.converter import StructureError, structure
+from fluid.api.dataset import Dataset
 from fluid.engines import base
 from fluid.engines.alluxio import cachehit, manifests
 from fluid.engines.alluxio import ops as ops_module
@@ -61,14 +67,22 @@ class AlluxioEngine(base.CacheEngine):
         )
         self._clean_attempts = 0
         self._hits = cachehit.HitRatioWindow(window_seconds=hit_ratio_window)
+        self._hadoop: base.HadoopConfig | None = None
 
     # -- spec --------------------------------------------------------------------------------
 
     def spec(self, snap: base.Snapshot) -> AlluxioRuntimeSpec:
         try:
             spec = self.deps.config.spec_with_images(  # operator defaults where the spec has none
-                snap.spec, alluxioVersion="ALLUXIO_RUNTIME_IMAGE_ENV", fuse="ALLUXIO_FUSE_IMAGE_ENV")
+                snap.spec, alluxioVersion="ALLUXIO_RUNTIME_IMAGE_ENV", fuse="ALLUXIO_FUSE_IMAGE_ENV",
+                initUsers="DEFAULT_INIT_IMAGE_ENV")
             return structure(spec, AlluxioRuntimeSpec, path="spec")
+        except StructureError as exc:
+            raise base.ValidationFailed(str(exc)) from exc
+
+    def dataset(self, snap: base.Snapshot) -> Dataset:
+        try:
+            return structure(snap.dataset or {}, Dataset, path="dataset")
         except StructureError as exc:
             raise base.ValidationFailed(str(exc)) from exc
 
@@ -85,16 +99,34 @@ class AlluxioEngine(base.CacheEngine):
                 raise base.ValidationFailed(
                     f"spec.tieredstore: the {tier.alias} level needs a quota or quotaList"
                 )
+        manifests.check(spec, self.dataset(snap))
 
     def port_names(self, snap: base.Snapshot) -> list[str]:
         return manifests.port_names(self.spec(snap))
 
+    async def apply_all(self, snap: base.Snapshot) -> base.RenderContext:
+        """Read the ``hadoopConfig`` ConfigMap first: ``render`` mounts the files it holds."""
+        self._hadoop = await base.read_hadoop_config(
+            self.deps.client, self.key.namespace, snap.spec.get("hadoopConfig"))
+        return await super().apply_all(snap)
+
     def render(self, snap: base.Snapshot, ctx: base.RenderContext) -> list[base.Obj]:
-        return manifests.render(
-            self.spec(snap), ctx=ctx, mounts=snap.mounts,
-            shared_options=dict(snap.dataset_spec.get("sharedOptions") or {}),
-            fluid_path=self.fluid_path(), restore=self._restore(snap),
-        )
+        return manifests.render(manifests.RenderInput(
+            spec=self.spec(snap), ctx=ctx, dataset=self.dataset(snap),
+            fluid_path=self.fluid_path(), restore=self._restore(snap), hadoop=self._hadoop,
+        ))
+
+    def component_status(self, snap: base.Snapshot) -> base.Obj:
+        """The shared counts plus ``apiGateway`` (removed again when the gateway is off),
+        with the port the objects were applied with."""
+        status = super().component_status(snap)
+        spec = self.spec(snap)
+        status["apiGateway"] = None
+        if manifests.api_gateway_enabled(spec):
+            endpoint = manifests.api_gateway_endpoint(
+                spec, key=self.key, allocated=self.deps.ports.held_by(self.ports_owner))
+            status["apiGateway"] = {"endpoint": endpoint}
+        return status
 
     def _restore(self, snap: base.Snapshot) -> manifests.RestoreSource | None:
         return manifests.restore_source(

@@ -3,12 +3,16 @@
 Owns the Alluxio layout: ConfigMap ``<name>-config`` (``alluxio-site.properties``, and
 ``ALLUXIO_JAVA_OPTS`` with the client's view of the masters for pods that take the
 ConfigMap as environment), one headless Service ``<name>-master-<i>`` per master, the
-master StatefulSet ``<name>-master`` (containers ``alluxio-master`` and
-``alluxio-job-master``), the worker StatefulSet ``<name>-worker`` (``alluxio-worker`` and
-``alluxio-job-worker``) and the FUSE DaemonSet ``<name>-fuse``. Decides Alluxio
-properties (ports, root UFS, journal, tiered store, replication), turns tiered-store
-levels into worker volumes and ``local://``/``pvc://`` mounts into volumes under
-``/underFSStorage``.
+master StatefulSet ``<name>-master`` (containers ``alluxio-master``,
+``alluxio-job-master`` and, with ``apiGateway.enabled``, ``api-gateway``), the worker
+StatefulSet ``<name>-worker`` (``alluxio-worker`` and ``alluxio-job-worker``) and the FUSE
+DaemonSet ``<name>-fuse``. Decides Alluxio properties (ports, root UFS, journal, tiered
+store, replication, short-circuit, Hadoop files), turns tiered-store levels into worker
+volumes (and, for short-circuit reads, FUSE volumes) and ``local://``/``pvc://`` mounts
+into volumes under ``/underFSStorage``; raises the worker's memory request to the MEM
+tier; mounts the ``volumes`` each component's ``volumeMounts`` name; runs every process
+as ``runAs`` with upstream's init-users containers; FUSE options follow the Dataset's
+access modes and owner.
 
 Several masters (``master.replicas`` > 1) run the embedded journal: the headless Service
 ``<name>-master`` that governs the StatefulSet gives each master the name
@@ -17,9 +21,12 @@ Several masters (``master.replicas`` > 1) run the embedded journal: the headless
 as ``alluxio.master.embedded.journal.addresses``; workers, FUSE and the CLI find the
 primary from that list, so nothing names ``master-0`` as the master.
 
-Labels, ownerReferences, placement and host ports come in through the ``RenderContext``
-built by ``fluid.engines.base``; this module only lays them out. Called by ``engine.py``
-and unit-tested directly.
+Secret values never reach this module: a root UFS's ``encryptOptions`` become
+``FLUID_SECRET_*`` variables of the master container (``secretKeyRef``) that
+``ALLUXIO_MASTER_JAVA_OPTS`` names as ``-D...root.option.<key>=$(FLUID_SECRET_*)``, which
+the kubelet expands when it starts the container. Labels, ownerReferences, placement and
+host ports come in through the ``RenderContext`` built by ``fluid.engines.base``; this
+module only lays them out. Called by ``engine.py`` and unit-tested directly.
 """
 
 from __future__ import annotations
@@ -31,19 +38,28 @@ from typing import Any
 import attrs
 
 from fluid.api import constants as c
-from fluid.api.alluxio import AlluxioCompTemplateSpec, AlluxioRuntimeSpec
+from fluid.api.alluxio import AlluxioCompTemplateSpec, AlluxioFuseSpec, AlluxioRuntimeSpec
+from fluid.api.dataset import Dataset, DatasetSpec, Mount
 from fluid.api.quantity import parse_quantity
 from fluid.api.runtime_common import Level
 from fluid.engines import base
 
 __all__ = [
+    "API_GATEWAY_CONTAINER",
     "DEFAULT_IMAGE",
     "DEFAULT_PORTS",
+    "HADOOP_DIR",
     "JOURNAL_DIR",
     "MASTER_CONTAINER",
     "PORT_PROPERTIES",
+    "RenderInput",
+    "RestoreSource",
     "Tier",
     "alluxio_size",
+    "api_gateway_enabled",
+    "api_gateway_endpoint",
+    "check",
+    "fuse_args",
     "host_network",
     "journal_addresses",
     "master_domain",
@@ -51,8 +67,13 @@ __all__ = [
     "port_names",
     "properties",
     "render",
+    "resolved_ports",
+    "restore_source",
     "root_ufs",
+    "short_circuit",
+    "tier_volumes",
     "tiers",
+    "worker_resources",
 ]
 
 Obj = dict[str, Any]
@@ -64,6 +85,13 @@ CONFIG_MOUNT = "/opt/alluxio/conf"
 JOURNAL_DIR = "/journal"
 JOURNAL_SIZE = "30Gi"
 """The masters' journal: an emptyDir of this size at ``alluxio.master.journal.folder``, as upstream."""
+API_GATEWAY_CONTAINER = "api-gateway"
+HADOOP_DIR = "/hdfs-config"
+"""Where master and worker containers see the ``hadoopConfig`` files (upstream's path)."""
+HADOOP_VOLUME = "hdfs-confs"
+NO_ISTIO = {"sidecar.istio.io/inject": "false"}
+"""On every pod template, as upstream's charts: an injected proxy would break host networking."""
+LIBFUSE_VERSION = "alluxio.fuse.jnifuse.libfuse.version"
 
 PORT_PROPERTIES: dict[str, str] = {
     "master-rpc": "alluxio.master.rpc.port",
@@ -93,13 +121,14 @@ _COMPONENT_PORTS: dict[str, tuple[str, ...]] = {
     "master": ("master-rpc", "master-web", "job-master-rpc", "job-master-web"),
     "worker": ("worker-rpc", "worker-web", "job-worker-rpc", "job-worker-data", "job-worker-web"),
 }
-_SPEC_PORT_KEYS = {
+_SPEC_PORT_KEYS: dict[str, tuple[str, ...]] = {
     "master-rpc": ("master", "rpc"), "master-web": ("master", "web"),
     "worker-rpc": ("worker", "rpc"), "worker-web": ("worker", "web"),
     "job-master-rpc": ("jobMaster", "rpc"), "job-master-web": ("jobMaster", "web"),
     "job-worker-rpc": ("jobWorker", "rpc"), "job-worker-data": ("jobWorker", "data"),
     "job-worker-web": ("jobWorker", "web"), "master-embedded": ("master", "embeddedJournal"),
-    "job-master-embedded": ("jobMaster", "embeddedJournal"), "proxy-web": ("apiGateway", "rest"),
+    "job-master-embedded": ("jobMaster", "embeddedJournal"),
+    "proxy-web": ("apiGateway", "web", "rest"),  # upstream reads "web"; "rest" is its port's name
 }
 _MEDIUM_ORDER = {c.MediumType.MEM: 0, c.MediumType.SSD: 1, c.MediumType.HDD: 2}
 
@@ -137,10 +166,9 @@ def _fixed_port(spec: AlluxioRuntimeSpec, name: str) -> int | None:
     value = (spec.properties or {}).get(PORT_PROPERTIES[name])
     if value and str(value).isdigit():
         return int(value)
-    component, key = _SPEC_PORT_KEYS[name]
-    comp = _component(spec, component)
-    port = (comp.ports or {}).get(key) if comp else None
-    return port if port else None
+    component, *keys = _SPEC_PORT_KEYS[name]
+    ports = (comp.ports if (comp := _component(spec, component)) else None) or {}
+    return next((ports[k] for k in keys if ports.get(k)), None)
 
 
 def _component(spec: AlluxioRuntimeSpec, name: str) -> AlluxioCompTemplateSpec | None:
@@ -156,11 +184,21 @@ def _wanted_ports(spec: AlluxioRuntimeSpec) -> list[str]:
         names += _COMPONENT_PORTS["master"]
         if _ha(spec):
             names += ["master-embedded", "job-master-embedded"]
-        if spec.api_gateway and spec.api_gateway.enabled:
+        if api_gateway_enabled(spec):
             names.append("proxy-web")
     if host_network(spec.worker):
         names += _COMPONENT_PORTS["worker"]
     return names
+
+
+def api_gateway_enabled(spec: AlluxioRuntimeSpec) -> bool:
+    return bool(spec.api_gateway and spec.api_gateway.enabled)
+
+
+def api_gateway_endpoint(spec: AlluxioRuntimeSpec, *, key: base.RuntimeKey,
+                         allocated: Mapping[str, int]) -> str:
+    """``status.apiGateway.endpoint``: master-0 and the gateway's port."""
+    return base.api_gateway_endpoint(key, resolved_ports(spec, allocated)["proxy-web"])
 
 
 def port_names(spec: AlluxioRuntimeSpec) -> list[str]:
@@ -241,14 +279,23 @@ def _tier_properties(spec: AlluxioRuntimeSpec) -> dict[str, str]:
     return props
 
 
-def tier_volumes(spec: AlluxioRuntimeSpec) -> tuple[list[Obj], list[Obj]]:
-    """Worker volumes and volumeMounts for every tier path (hostPath or emptyDir)."""
+def short_circuit(spec: AlluxioRuntimeSpec) -> bool:
+    """Short-circuit reads (FUSE reading the worker's tier files itself) unless any level
+    is an emptyDir, which FUSE pods cannot see (upstream's rule)."""
+    return all(t.volume_type != c.VolumeType.EMPTY_DIR for t in tiers(spec))
+
+
+def tier_volumes(spec: AlluxioRuntimeSpec, *, host_only: bool = False) -> tuple[list[Obj], list[Obj]]:
+    """Volumes and volumeMounts for every tier path (hostPath or emptyDir); ``host_only``
+    keeps the hostPath ones (what FUSE mounts for short-circuit reads)."""
     volumes: list[Obj] = []
     mounts: list[Obj] = []
     for i, tier in enumerate(tiers(spec)):
         for j, (path, quota) in enumerate(zip(tier.paths, tier.quotas, strict=True)):
             name = f"tier-{i}-{j}"
             if tier.volume_type == c.VolumeType.EMPTY_DIR:
+                if host_only:
+                    continue
                 source = dict(tier.volume_source or {}).get("emptyDir") or {}
                 if not source:
                     source = {"medium": "Memory"} if tier.alias == "MEM" else {}
@@ -261,160 +308,35 @@ def tier_volumes(spec: AlluxioRuntimeSpec) -> tuple[list[Obj], list[Obj]]:
     return volumes, mounts
 
 
-# -- properties ------------------------------------------------------------------------------
+def _quantity(size: int) -> str:
+    """Bytes as a Kubernetes quantity in the largest binary unit that divides them."""
+    for unit, factor in (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
+        if size >= factor and size % factor == 0:
+            return f"{size // factor}{unit}"
+    return str(size)
 
 
-def root_ufs(mounts: Sequence[Mapping[str, Any]]) -> tuple[str, Mapping[str, Any] | None]:
-    """Alluxio's root UFS: a lone non-native mount at ``/`` is the root; else /underFSStorage."""
-    if len(mounts) == 1:
-        only = mounts[0]
-        if not base.is_native(only) and base.mount_path_in_namespace(only) == "/":
-            return str(only["mountPoint"]), only
-    return base.UFS_ROOT, None
+def worker_resources(spec: AlluxioRuntimeSpec) -> Obj | None:
+    """The worker container's resources with its memory request raised to the MEM tier's
+    quota, which lives in the worker's memory (upstream's rule); a memory limit below the
+    quota can never hold the tier and is the user's mistake."""
+    resources: Obj = dict((spec.worker.resources if spec.worker else None) or {})
+    memory = sum(q for t in tiers(spec) if t.alias == c.MediumType.MEM for q in t.quotas)
+    if not memory:
+        return resources or None
+    limit = (resources.get("limits") or {}).get("memory")
+    if limit is not None and 0 < parse_quantity(limit) < memory:
+        raise base.ValidationFailed(
+            f"spec.worker.resources.limits.memory: the memory tieredStore's size "
+            f"{_quantity(memory)} is greater than worker limits memory {limit}")
+    requests = dict(resources.get("requests") or {})
+    current = requests.get("memory")
+    if current is None or parse_quantity(current) < memory:
+        requests["memory"] = _quantity(memory)
+    return {**resources, "requests": requests}
 
 
-def properties(
-    spec: AlluxioRuntimeSpec, *, ctx: base.RenderContext, mounts: Sequence[Mapping[str, Any]],
-    shared_options: Mapping[str, str],
-) -> dict[str, str]:
-    """``alluxio-site.properties``: Fluid's decisions, then the user's ``properties`` on top."""
-    name = ctx.key.name
-    ports = resolved_ports(spec, ctx.ports)
-    root, root_mount = root_ufs(mounts)
-    props: dict[str, str] = {
-        "alluxio.master.mount.table.root.ufs": root,
-        "alluxio.master.journal.type": "EMBEDDED" if _ha(spec) else "UFS",
-        "alluxio.master.journal.folder": JOURNAL_DIR,
-        "alluxio.security.stale.channel.purge.interval": "365d",
-        "alluxio.user.metrics.collection.enabled": "true",
-        "alluxio.fuse.cached.paths.max": "1000000",
-    }
-    if _ha(spec):
-        props["alluxio.master.embedded.journal.addresses"] = journal_addresses(
-            spec, key=ctx.key, port=ports["master-embedded"])
-    else:
-        props["alluxio.master.hostname"] = f"{name}-master-0"
-    if root_mount is not None:
-        options = {**shared_options, **(root_mount.get("options") or {})}
-        for key, value in sorted(options.items()):
-            props[f"alluxio.master.mount.table.root.option.{key}"] = str(value)
-        if root_mount.get("readOnly"):
-            props["alluxio.master.mount.table.root.readonly"] = "true"
-    for port_name, prop in PORT_PROPERTIES.items():
-        props[prop] = str(ports[port_name])
-    if spec.data and spec.data.replicas:
-        props["alluxio.user.file.replication.max"] = str(max(spec.data.replicas, 1))
-    props.update(_tier_properties(spec))
-    props.update({k: str(v) for k, v in (spec.properties or {}).items()})
-    return props
-
-
-def _properties_file(props: Mapping[str, str]) -> str:
-    return "".join(f"{k}={v}\n" for k, v in sorted(props.items()))
-
-
-# -- pods -------------------------------------------------------------------------------------
-
-
-def _image(spec: AlluxioRuntimeSpec) -> tuple[str, str]:
-    version = spec.alluxio_version
-    image = (version.image if version else None) or DEFAULT_IMAGE
-    tag = (version.image_tag if version else None) or DEFAULT_TAG
-    return f"{image}:{tag}", (version.image_pull_policy if version else None) or "IfNotPresent"
-
-
-def _fuse_image(spec: AlluxioRuntimeSpec) -> tuple[str, str]:
-    main, policy = _image(spec)
-    fuse = spec.fuse
-    if fuse and fuse.image:
-        return f"{fuse.image}:{fuse.image_tag or DEFAULT_TAG}", fuse.image_pull_policy or policy
-    return main, policy
-
-
-def _env(*maps: Mapping[str, str] | None) -> list[Obj]:
-    merged: dict[str, str] = {}
-    for m in maps:
-        merged.update(m or {})
-    return [{"name": k, "value": str(v)} for k, v in sorted(merged.items())]
-
-
-def _java_opts(component: AlluxioCompTemplateSpec | None, global_opts: Sequence[str]) -> str:
-    opts = list(global_opts) + list((component.jvm_options if component else None) or [])
-    opts += [f"-D{k}={v}" for k, v in sorted(((component.properties if component else None)
-                                              or {}).items())]
-    return " ".join(opts)
-
-
-def _container(
-    *, name: str, image: str, policy: str, args: list[str], ports: Mapping[str, int],
-    env: list[Obj], mounts: list[Obj], resources: Obj | None,
-) -> Obj:
-    container: Obj = {
-        "name": name, "image": image, "imagePullPolicy": policy, "args": args,
-        "ports": [{"name": n[-15:], "containerPort": p, "protocol": "TCP"}
-                  for n, p in ports.items()],
-        "env": env,
-        "volumeMounts": mounts,
-    }
-    if resources:
-        container["resources"] = resources
-    return container
-
-
-def _pod_spec(
-    *, host: bool, containers: list[Obj], volumes: list[Obj], ctx: base.RenderContext,
-    node_selector: Mapping[str, str] | None, pull_secrets: Sequence[Any] | None,
-) -> Obj:
-    pod: Obj = {
-        "hostNetwork": host,
-        "dnsPolicy": "ClusterFirstWithHostNet" if host else "ClusterFirst",
-        "containers": containers,
-        "volumes": volumes,
-        "tolerations": ctx.tolerations,
-        "enableServiceLinks": False,
-    }
-    if node_selector:
-        pod["nodeSelector"] = dict(node_selector)
-    if pull_secrets:
-        pod["imagePullSecrets"] = [{"name": s.name} for s in pull_secrets if s.name]
-    return pod
-
-
-def _pod_metadata(
-    ctx: base.RenderContext, component: str, extra: Any,
-) -> Obj:
-    labels = ctx.pod_labels(component)
-    annotations: dict[str, str] = {}
-    for meta in extra:
-        if meta is not None:
-            labels = {**(meta.labels or {}), **labels}
-            annotations.update(meta.annotations or {})
-    result: Obj = {"labels": labels}
-    if annotations:
-        result["annotations"] = annotations
-    return result
-
-
-def _config_volume(name: str) -> tuple[Obj, Obj]:
-    return ({"name": "alluxio-conf", "configMap": {"name": f"{name}-config"}},
-            {"name": "alluxio-conf", "mountPath": CONFIG_MOUNT})
-
-
-def _statefulset(
-    *, name: str, ctx: base.RenderContext, component: str, replicas: int, pod_meta: Obj,
-    pod_spec: Obj,
-) -> Obj:
-    return {
-        "apiVersion": "apps/v1", "kind": "StatefulSet",
-        "metadata": {"name": name, "namespace": ctx.key.namespace},
-        "spec": {
-            "replicas": replicas,
-            "serviceName": name,
-            "podManagementPolicy": "Parallel",
-            "selector": {"matchLabels": ctx.selector(component)},
-            "template": {"metadata": pod_meta, "spec": pod_spec},
-        },
-    }
+# -- what render() gets ----------------------------------------------------------------------
 
 
 RESTORE_DIR = "/fluid-restore"
@@ -454,32 +376,291 @@ def restore_source(dataset_spec: Mapping[str, Any], *, name: str, namespace: str
     )
 
 
+@attrs.frozen(kw_only=True)
+class RenderInput:
+    """The runtime spec, its Dataset, and what the shared lifecycle and the engine decided."""
+
+    spec: AlluxioRuntimeSpec
+    ctx: base.RenderContext
+    dataset: Dataset
+    fluid_path: str
+    """The FUSE mount point on the host (``<fuse_mount_path>/alluxio-fuse``)."""
+    restore: RestoreSource | None = None
+    hadoop: base.HadoopConfig | None = None
+    """What the engine found in ``spec.hadoopConfig`` (required when that is set)."""
+
+    @property
+    def dataset_spec(self) -> DatasetSpec:
+        return self.dataset.spec or DatasetSpec()
+
+    @property
+    def users(self) -> base.InitUsers | None:
+        """``runAs`` and the init-users image (the operator's default already in ``spec``)."""
+        return base.init_users(key=self.ctx.key, run_as=self.spec.run_as,
+                               spec=self.spec.init_users, default_image=base.DEFAULT_INIT_IMAGE,
+                               pull_policy="IfNotPresent")
+
+
+# -- properties ------------------------------------------------------------------------------
+
+
+def root_ufs(mounts: Sequence[Mapping[str, Any]]) -> tuple[str, Mapping[str, Any] | None]:
+    """Alluxio's root UFS: a lone non-native mount at ``/`` is the root; else /underFSStorage."""
+    if len(mounts) == 1:
+        only = mounts[0]
+        if not base.is_native(only) and base.mount_path_in_namespace(only) == "/":
+            return str(only["mountPoint"]), only
+    return base.UFS_ROOT, None
+
+
+def _root(inp: RenderInput) -> tuple[str, Mount | None]:
+    mounts = inp.dataset_spec.mounts or []
+    uri, found = root_ufs([{"mountPoint": m.mount_point, "name": m.name, "path": m.path}
+                           for m in mounts])
+    return uri, (mounts[0] if found is not None else None)
+
+
+def _root_secrets(dataset: Dataset) -> list[base.SecretEnv]:
+    """The root UFS's Secret-backed options (shared ones, then its own); none without one."""
+    mounts = (dataset.spec.mounts if dataset.spec else None) or []
+    raw = [{"mountPoint": m.mount_point, "name": m.name, "path": m.path} for m in mounts]
+    return base.mount_secrets(dataset, 0) if root_ufs(raw)[1] is not None else []
+
+
+def _root_options(inp: RenderInput, mount: Mount) -> dict[str, str]:
+    """``…root.option.<k>`` for sharedOptions and the mount's options; keys that an
+    encryptOption sets are left to the master's JVM options (their values are Secrets)."""
+    secret = {s.option for s in _root_secrets(inp.dataset)}
+    options = {**(inp.dataset_spec.shared_options or {}), **(mount.options or {})}
+    props = {f"alluxio.master.mount.table.root.option.{k}": str(v)
+             for k, v in sorted(options.items()) if k not in secret}
+    if mount.read_only:
+        props["alluxio.master.mount.table.root.readonly"] = "true"
+    return props
+
+
+def properties(inp: RenderInput) -> dict[str, str]:
+    """``alluxio-site.properties``: Fluid's decisions, then the user's ``properties`` on top."""
+    spec = inp.spec
+    ports = resolved_ports(spec, inp.ctx.ports)
+    root, root_mount = _root(inp)
+    props: dict[str, str] = {
+        "alluxio.master.mount.table.root.ufs": root,
+        "alluxio.master.journal.type": "EMBEDDED" if _ha(spec) else "UFS",
+        "alluxio.master.journal.folder": JOURNAL_DIR,
+        "alluxio.security.stale.channel.purge.interval": "365d",
+        "alluxio.user.metrics.collection.enabled": "true",
+        "alluxio.fuse.cached.paths.max": "1000000",
+    }
+    if _ha(spec):
+        props["alluxio.master.embedded.journal.addresses"] = journal_addresses(
+            spec, key=inp.ctx.key, port=ports["master-embedded"])
+    else:
+        props["alluxio.master.hostname"] = f"{inp.ctx.key.name}-master-0"
+    if root_mount is not None:
+        props.update(_root_options(inp, root_mount))
+    for port_name, prop in PORT_PROPERTIES.items():
+        if port_name != "proxy-web" or api_gateway_enabled(spec):
+            props[prop] = str(ports[port_name])
+    if spec.data and spec.data.replicas:
+        props["alluxio.user.file.replication.max"] = str(max(spec.data.replicas, 1))
+    props.update(_tier_properties(spec))
+    if not short_circuit(spec):
+        props["alluxio.user.short.circuit.enabled"] = "false"
+    if inp.hadoop is not None:
+        props["alluxio.underfs.hdfs.configuration"] = ":".join(
+            f"{HADOOP_DIR}/{f}" for f in inp.hadoop.files)
+    if not _owner_opts(inp):  # upstream: without an owner, FUSE translates users and groups
+        props["alluxio.fuse.user.group.translation.enabled"] = "true"
+    props.update({k: str(v) for k, v in (spec.properties or {}).items()})
+    return props
+
+
+def _properties_file(props: Mapping[str, str]) -> str:
+    return "".join(f"{k}={v}\n" for k, v in sorted(props.items()))
+
+
+# -- containers -------------------------------------------------------------------------------
+
+
+def _image(spec: AlluxioRuntimeSpec) -> tuple[str, str]:
+    version = spec.alluxio_version
+    image = (version.image if version else None) or DEFAULT_IMAGE
+    tag = (version.image_tag if version else None) or DEFAULT_TAG
+    return f"{image}:{tag}", (version.image_pull_policy if version else None) or "IfNotPresent"
+
+
+def _fuse_image(spec: AlluxioRuntimeSpec) -> tuple[str, str]:
+    main, policy = _image(spec)
+    fuse = spec.fuse
+    if fuse and fuse.image:
+        return f"{fuse.image}:{fuse.image_tag or DEFAULT_TAG}", fuse.image_pull_policy or policy
+    return main, policy
+
+
+def _env(*maps: Mapping[str, str] | None) -> list[Obj]:
+    merged: dict[str, str] = {}
+    for m in maps:
+        merged.update(m or {})
+    return [{"name": k, "value": str(v)} for k, v in sorted(merged.items())]
+
+
+def _field_env(name: str, path: str) -> Obj:
+    return {"name": name, "valueFrom": {"fieldRef": {"fieldPath": path}}}
+
+
+def _process_env(first: Sequence[Obj], *maps: Mapping[str, str] | None) -> list[Obj]:
+    """``first`` (variables that ``$(VAR)`` in later values use: Kubernetes expands only
+    variables listed before), then ``maps`` merged and sorted; a name set in ``maps``
+    replaces the one in ``first``."""
+    later = {k for m in maps for k in (m or {})}
+    return [*(e for e in first if e["name"] not in later), *_env(*maps)]
+
+
+def _java_opts(component: AlluxioCompTemplateSpec | AlluxioFuseSpec | None,
+               global_opts: Sequence[str], *, own: Sequence[str] = ()) -> str:
+    """``own`` (hostnames, Secret references), the runtime's and the component's JVM
+    options, then the component's ``properties`` as ``-D``."""
+    opts = [*own, *global_opts, *((component.jvm_options if component else None) or [])]
+    opts += [f"-D{k}={v}" for k, v in sorted(((component.properties if component else None)
+                                              or {}).items())]
+    return " ".join(opts)
+
+
+def _container(
+    inp: RenderInput, *, name: str, image: tuple[str, str], args: list[str],
+    ports: Mapping[str, int], env: list[Obj], mounts: list[Obj], resources: Obj | None,
+) -> Obj:
+    """An Alluxio process; with ``runAs`` it runs as that user and sees its passwd/group."""
+    container: Obj = {
+        "name": name, "image": image[0], "imagePullPolicy": image[1], "args": args,
+        "ports": [{"name": n[-15:], "containerPort": p, "protocol": "TCP"}
+                  for n, p in ports.items()],
+        "env": env,
+        "volumeMounts": mounts,
+    }
+    if resources:
+        container["resources"] = resources
+    users = inp.users
+    if users is not None:
+        container["securityContext"] = users.security_context
+        container["volumeMounts"] = [*mounts, *users.passwd_mounts()]
+    return container
+
+
+def _user_mounts(*components: AlluxioCompTemplateSpec | AlluxioFuseSpec | None) -> list[Obj]:
+    """The components' ``volumeMounts`` (a job process also gets its main process's)."""
+    found: dict[str, Obj] = {}
+    for comp in components:
+        for mount in (comp.volume_mounts if comp else None) or []:
+            found.setdefault(str(mount.get("mountPath")), dict(mount))
+    return list(found.values())
+
+
+def _hadoop_mount(inp: RenderInput) -> tuple[list[Obj], list[Obj]]:
+    """The ``hadoopConfig`` files found in the ConfigMap, under ``/hdfs-config``."""
+    wanted = inp.spec.hadoop_config
+    if not wanted:
+        return [], []
+    if inp.hadoop is None or inp.hadoop.configmap != wanted:
+        raise base.ValidationFailed(f"specified hadoopConfig {wanted!r} has not been read")
+    items = [{"key": f, "path": f} for f in inp.hadoop.files]
+    return ([{"name": HADOOP_VOLUME, "configMap": {"name": wanted, "items": items}}],
+            [{"name": HADOOP_VOLUME, "mountPath": HADOOP_DIR, "readOnly": True}])
+
+
+# -- pods -------------------------------------------------------------------------------------
+
+
+def _pod_spec(
+    inp: RenderInput, *, host: bool, containers: list[Obj], volumes: list[Obj],
+    node_selector: Mapping[str, str] | None, pull_secrets: Sequence[Any] | None,
+    init_containers: Sequence[Obj] = (),
+) -> Obj:
+    """The pod; ``volumes`` plus the ``spec.volumes`` its containers' mounts name."""
+    mounted = [m for x in containers for m in x["volumeMounts"]]
+    named = {v["name"] for v in volumes}
+    wanted = [m for m in mounted if m["name"] not in named]
+    pod: Obj = {
+        "hostNetwork": host,
+        "dnsPolicy": "ClusterFirstWithHostNet" if host else "ClusterFirst",
+        "containers": containers,
+        "volumes": [*volumes, *base.user_volumes(inp.spec.volumes, wanted)],
+        "tolerations": inp.ctx.tolerations,
+        "enableServiceLinks": False,
+    }
+    if init_containers:
+        pod["initContainers"] = list(init_containers)
+    if node_selector:
+        pod["nodeSelector"] = dict(node_selector)
+    if pull_secrets:
+        pod["imagePullSecrets"] = [{"name": s.name} for s in pull_secrets if s.name]
+    return pod
+
+
+def _pod_metadata(
+    ctx: base.RenderContext, component: str, extra: Any,
+) -> Obj:
+    labels = ctx.pod_labels(component)
+    annotations: dict[str, str] = {}
+    for meta in extra:
+        if meta is not None:
+            labels = {**(meta.labels or {}), **labels}
+            annotations.update(meta.annotations or {})
+    return {"labels": {**labels, **NO_ISTIO}, "annotations": {**annotations, **NO_ISTIO}}
+
+
+def _config_volume(name: str) -> tuple[Obj, Obj]:
+    return ({"name": "alluxio-conf", "configMap": {"name": f"{name}-config"}},
+            {"name": "alluxio-conf", "mountPath": CONFIG_MOUNT})
+
+
+def _statefulset(
+    *, name: str, ctx: base.RenderContext, component: str, replicas: int, pod_meta: Obj,
+    pod_spec: Obj,
+) -> Obj:
+    return {
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": name, "namespace": ctx.key.namespace},
+        "spec": {
+            "replicas": replicas,
+            "serviceName": name,
+            "podManagementPolicy": "Parallel",
+            "selector": {"matchLabels": ctx.selector(component)},
+            "template": {"metadata": pod_meta, "spec": pod_spec},
+        },
+    }
+
+
 _POD_NAME_ENV = "FLUID_POD_NAME"
 
 
 def _client_env(spec: AlluxioRuntimeSpec, name: str) -> dict[str, str]:
-    """Workers and FUSE: the single master's name; with several, none (the journal list)."""
+    """Workers, FUSE and the gateway: the single master's name; with several, none (the
+    journal list)."""
     return {} if _ha(spec) else {"ALLUXIO_MASTER_HOSTNAME": f"{name}-master-0"}
 
 
 def _master_env(
-    spec: AlluxioRuntimeSpec, ctx: base.RenderContext, *, component: AlluxioCompTemplateSpec | None,
-    java_opts: Mapping[str, str],
+    inp: RenderInput, *, component: AlluxioCompTemplateSpec | None, java_opts: Mapping[str, str],
+    secrets: Sequence[base.SecretEnv] = (),
 ) -> list[Obj]:
     """A master container's environment: its own name as ``ALLUXIO_MASTER_HOSTNAME``
-    (Alluxio's scripts make it ``-Dalluxio.master.hostname``), the user's env, its JVM options.
+    (Alluxio's scripts make it ``-Dalluxio.master.hostname``), Secret-backed variables, the
+    user's env, its JVM options.
 
     With several masters each one's name is ``<pod>.<name>-master.<ns>.svc``, exactly as it
     appears in the journal addresses, from the pod's own name.
     """
-    user = dict((component.env if component else None) or {})
-    if not _ha(spec):
-        return _env({"ALLUXIO_MASTER_HOSTNAME": f"{ctx.key.name}-master-0"}, user, java_opts)
-    own: list[Obj] = [{"name": _POD_NAME_ENV, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]
-    if "ALLUXIO_MASTER_HOSTNAME" not in user:  # $(VAR) sees only variables listed before it
-        own.append({"name": "ALLUXIO_MASTER_HOSTNAME",
-                    "value": f"$({_POD_NAME_ENV}).{master_domain(ctx.key)}"})
-    return [*own, *_env(user, java_opts)]
+    user = (component.env if component else None) or {}
+    first: list[Obj] = []
+    if _ha(inp.spec):
+        first = [_field_env(_POD_NAME_ENV, "metadata.name"),
+                 {"name": "ALLUXIO_MASTER_HOSTNAME",
+                  "value": f"$({_POD_NAME_ENV}).{master_domain(inp.ctx.key)}"}]
+    else:
+        first = [{"name": "ALLUXIO_MASTER_HOSTNAME", "value": f"{inp.ctx.key.name}-master-0"}]
+    return _process_env([*first, *(s.to_env() for s in secrets)], user, java_opts)
 
 
 def _master_ports(spec: AlluxioRuntimeSpec, ports: Mapping[str, int], *, job: bool) -> dict[str, int]:
@@ -490,41 +671,70 @@ def _master_ports(spec: AlluxioRuntimeSpec, ports: Mapping[str, int], *, job: bo
     return result
 
 
-def _master(spec: AlluxioRuntimeSpec, ctx: base.RenderContext, restore: RestoreSource | None = None) -> Obj:
-    name = ctx.key.name
-    image, policy = _image(spec)
-    ports = resolved_ports(spec, ctx.ports)
+def _master(inp: RenderInput) -> Obj:
+    spec, name, restore = inp.spec, inp.ctx.key.name, inp.restore
+    image = _image(spec)
     conf_volume, conf_mount = _config_volume(name)
-    mounts = [conf_mount, *(u.volume_mount for u in ctx.ufs)]
-    extra_volumes: list[Obj] = [{"name": "alluxio-journal", "emptyDir": {"sizeLimit": JOURNAL_SIZE}}]
+    hadoop_volumes, hadoop_mounts = _hadoop_mount(inp)
+    mounts = [conf_mount, *(u.volume_mount for u in inp.ctx.ufs), *hadoop_mounts]
+    volumes: list[Obj] = [conf_volume, *(u.volume for u in inp.ctx.ufs), *hadoop_volumes,
+                          {"name": "alluxio-journal", "emptyDir": {"sizeLimit": JOURNAL_SIZE}}]
+    own_mounts = [*mounts, {"name": "alluxio-journal", "mountPath": JOURNAL_DIR}]
     if restore is not None:
-        mounts.append({"name": "fluid-restore", "mountPath": RESTORE_DIR, "readOnly": True})
-        extra_volumes.append(restore.volume)
+        own_mounts.append({"name": "fluid-restore", "mountPath": RESTORE_DIR, "readOnly": True})
+        volumes.append(restore.volume)
+    secrets = _root_secrets(inp.dataset)
+    root_opts = [f"-Dalluxio.master.mount.table.root.option.{s.option}=$({s.env_name})"
+                 for s in secrets]
     master = _container(
-        name=MASTER_CONTAINER, image=image, policy=policy, args=["master-only", "--no-format"],
-        ports=_master_ports(spec, ports, job=False),
-        env=_master_env(spec, ctx, component=spec.master, java_opts={
-            "ALLUXIO_MASTER_JAVA_OPTS": _java_opts(spec.master, spec.jvm_options or [])}),
-        mounts=[*mounts, {"name": "alluxio-journal", "mountPath": JOURNAL_DIR}],
+        inp, name=MASTER_CONTAINER, image=image, args=["master-only", "--no-format"],
+        ports=_master_ports(spec, resolved_ports(spec, inp.ctx.ports), job=False),
+        env=_master_env(inp, component=spec.master, secrets=secrets, java_opts={
+            "ALLUXIO_MASTER_JAVA_OPTS": _java_opts(spec.master, spec.jvm_options or [],
+                                                   own=root_opts)}),
+        mounts=[*own_mounts, *_user_mounts(spec.master)],
         resources=spec.master.resources if spec.master else None,
     )
     job_master = _container(
-        name="alluxio-job-master", image=image, policy=policy, args=["job-master"],
-        ports=_master_ports(spec, ports, job=True),
-        env=_master_env(spec, ctx, component=spec.job_master, java_opts={
+        inp, name="alluxio-job-master", image=image, args=["job-master"],
+        ports=_master_ports(spec, resolved_ports(spec, inp.ctx.ports), job=True),
+        env=_master_env(inp, component=spec.job_master, java_opts={
             "ALLUXIO_JOB_MASTER_JAVA_OPTS": _java_opts(spec.job_master, spec.jvm_options or [])}),
-        mounts=mounts, resources=spec.job_master.resources if spec.job_master else None,
+        mounts=[*mounts, *_user_mounts(spec.master, spec.job_master)],
+        resources=spec.job_master.resources if spec.job_master else None,
     )
+    users = inp.users
     pod = _pod_spec(
-        host=host_network(spec.master), containers=[master, job_master],
-        volumes=[conf_volume, *(u.volume for u in ctx.ufs), *extra_volumes, *(spec.volumes or [])],
-        ctx=ctx, node_selector=_master_node_selector(spec, restore),
+        inp, host=host_network(spec.master),
+        containers=[master, job_master, *_api_gateway(inp, mounts)],
+        volumes=[*volumes, *(users.volumes(with_dir=True) if users else [])],
+        node_selector=_master_node_selector(spec, restore),
         pull_secrets=spec.image_pull_secrets,
+        init_containers=[users.init_users()] if users else [],
     )
-    meta = _pod_metadata(ctx, "master", [spec.pod_metadata,
-                                         spec.master.pod_metadata if spec.master else None])
-    return _statefulset(name=f"{name}-master", ctx=ctx, component="master",
+    affinity = _master_affinity(inp)
+    if affinity:
+        pod["affinity"] = affinity
+    meta = _pod_metadata(inp.ctx, "master", [spec.pod_metadata,
+                                             spec.master.pod_metadata if spec.master else None])
+    return _statefulset(name=f"{name}-master", ctx=inp.ctx, component="master",
                         replicas=master_replicas(spec), pod_meta=meta, pod_spec=pod)
+
+
+def _api_gateway(inp: RenderInput, mounts: list[Obj]) -> list[Obj]:
+    """Alluxio's REST proxy next to the masters (``apiGateway.enabled``), port ``rest``."""
+    spec = inp.spec
+    gateway = spec.api_gateway
+    if gateway is None or not gateway.enabled:
+        return []
+    port = resolved_ports(spec, inp.ctx.ports)["proxy-web"]
+    return [_container(
+        inp, name=API_GATEWAY_CONTAINER, image=_image(spec), args=["proxy"],
+        ports={"rest": port},
+        env=_env(_client_env(spec, inp.ctx.key.name), gateway.env, {
+            "ALLUXIO_PROXY_JAVA_OPTS": _java_opts(gateway, spec.jvm_options or [])}),
+        mounts=[*mounts, *_user_mounts(gateway)], resources=gateway.resources,
+    )]
 
 
 def _master_node_selector(
@@ -534,6 +744,17 @@ def _master_node_selector(
     if restore is not None and restore.node_name and "hostPath" in restore.volume:
         selector["kubernetes.io/hostname"] = restore.node_name  # a local backup lives there
     return selector or None
+
+
+def _master_affinity(inp: RenderInput) -> Obj | None:
+    """With ``local://`` mounts the masters read host directories too: they go where the
+    Dataset's ``nodeAffinity`` lets the cache go (upstream's rule)."""
+    mounts = inp.dataset_spec.mounts or []
+    required = (inp.dataset_spec.node_affinity.required
+                if inp.dataset_spec.node_affinity else None)
+    if not required or not any(m.mount_point.startswith("local://") for m in mounts):
+        return None
+    return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": dict(required)}}
 
 
 def _headless_service(
@@ -553,13 +774,16 @@ def _headless_service(
 
 
 def _master_services(spec: AlluxioRuntimeSpec, ctx: base.RenderContext) -> list[Obj]:
-    """``<name>-master-<i>`` per master (upstream's names; the HCFS endpoint uses master-0),
-    and with several masters ``<name>-master``, the StatefulSet's governing Service."""
+    """``<name>-master-<i>`` per master (upstream's names; the HCFS endpoint and the API
+    gateway's use master-0), and with several masters ``<name>-master``, the StatefulSet's
+    governing Service."""
     resolved = resolved_ports(spec, ctx.ports)
     names = ["master-rpc", "master-web", "job-master-rpc", "job-master-web"]
     if _ha(spec):
         names += ["master-embedded", "job-master-embedded"]
     ports = {n: resolved[n] for n in names}
+    if api_gateway_enabled(spec):
+        ports["rest"] = resolved["proxy-web"]  # upstream's status reads the port named rest
     services = [
         _headless_service(ctx, name=f"{ctx.key.name}-master-{i}", ports=ports, selector={
             **ctx.selector("master"), "statefulset.kubernetes.io/pod-name": f"{ctx.key.name}-master-{i}"})
@@ -571,81 +795,139 @@ def _master_services(spec: AlluxioRuntimeSpec, ctx: base.RenderContext) -> list[
     return services
 
 
-def _worker(spec: AlluxioRuntimeSpec, ctx: base.RenderContext) -> Obj:
-    name = ctx.key.name
-    image, policy = _image(spec)
-    ports = resolved_ports(spec, ctx.ports)
+def _worker_env(spec: AlluxioRuntimeSpec, name: str, *, job: bool) -> list[Obj]:
+    """The node's address as ``ALLUXIO_WORKER_HOSTNAME`` (and, off the host network, the
+    pod's as ``ALLUXIO_WORKER_CONTAINER_HOSTNAME``), named in the JVM options as upstream."""
+    first = [_field_env("ALLUXIO_WORKER_HOSTNAME", "status.hostIP")]
+    own = ["-Dalluxio.worker.hostname=$(ALLUXIO_WORKER_HOSTNAME)"]
+    if not job and not host_network(spec.worker):
+        first.append(_field_env("ALLUXIO_WORKER_CONTAINER_HOSTNAME", "status.podIP"))
+        own.append("-Dalluxio.worker.container.hostname=$(ALLUXIO_WORKER_CONTAINER_HOSTNAME)")
+    component = spec.job_worker if job else spec.worker
+    variable = "ALLUXIO_JOB_WORKER_JAVA_OPTS" if job else "ALLUXIO_WORKER_JAVA_OPTS"
+    return _process_env(first, _client_env(spec, name), component.env if component else None,
+                        {variable: _java_opts(component, spec.jvm_options or [], own=own)})
+
+
+def _worker(inp: RenderInput) -> Obj:
+    spec, name = inp.spec, inp.ctx.key.name
+    image = _image(spec)
+    ports = resolved_ports(spec, inp.ctx.ports)
     conf_volume, conf_mount = _config_volume(name)
     tier_vols, tier_mounts = tier_volumes(spec)
-    mounts = [conf_mount, *tier_mounts, *(u.volume_mount for u in ctx.ufs)]
-    env_common = _client_env(spec, name)
+    hadoop_volumes, hadoop_mounts = _hadoop_mount(inp)
+    mounts = [conf_mount, *tier_mounts, *(u.volume_mount for u in inp.ctx.ufs), *hadoop_mounts]
     worker = _container(
-        name="alluxio-worker", image=image, policy=policy, args=["worker-only", "--no-format"],
+        inp, name="alluxio-worker", image=image, args=["worker-only", "--no-format"],
         ports={k: ports[k] for k in ("worker-rpc", "worker-web")},
-        env=_env(env_common, (spec.worker.env if spec.worker else None),
-                 {"ALLUXIO_WORKER_JAVA_OPTS": _java_opts(spec.worker, spec.jvm_options or [])}),
-        mounts=mounts, resources=spec.worker.resources if spec.worker else None,
+        env=_worker_env(spec, name, job=False),
+        mounts=[*mounts, *_user_mounts(spec.worker)], resources=worker_resources(spec),
     )
     job_worker = _container(
-        name="alluxio-job-worker", image=image, policy=policy, args=["job-worker"],
+        inp, name="alluxio-job-worker", image=image, args=["job-worker"],
         ports={k: ports[k] for k in ("job-worker-rpc", "job-worker-data", "job-worker-web")},
-        env=_env(env_common, (spec.job_worker.env if spec.job_worker else None),
-                 {"ALLUXIO_JOB_WORKER_JAVA_OPTS": _java_opts(spec.job_worker, spec.jvm_options or [])}),
-        mounts=mounts, resources=spec.job_worker.resources if spec.job_worker else None,
+        env=_worker_env(spec, name, job=True),
+        mounts=[*mounts, *_user_mounts(spec.worker, spec.job_worker)],
+        resources=spec.job_worker.resources if spec.job_worker else None,
     )
+    users = inp.users
     pod = _pod_spec(
-        host=host_network(spec.worker), containers=[worker, job_worker],
-        volumes=[conf_volume, *tier_vols, *(u.volume for u in ctx.ufs), *(spec.volumes or [])],
-        ctx=ctx, node_selector=spec.worker.node_selector if spec.worker else None,
+        inp, host=host_network(spec.worker), containers=[worker, job_worker],
+        volumes=[conf_volume, *tier_vols, *(u.volume for u in inp.ctx.ufs), *hadoop_volumes,
+                 *(users.volumes(with_dir=True) if users else [])],
+        node_selector=spec.worker.node_selector if spec.worker else None,
         pull_secrets=spec.image_pull_secrets,
+        init_containers=[users.init_users(tier_mounts)] if users else [],
     )
-    pod["affinity"] = ctx.worker_affinity
-    meta = _pod_metadata(ctx, "worker", [spec.pod_metadata,
-                                         spec.worker.pod_metadata if spec.worker else None])
-    return _statefulset(name=f"{name}-worker", ctx=ctx, component="worker",
-                        replicas=ctx.replicas, pod_meta=meta, pod_spec=pod)
+    pod["affinity"] = inp.ctx.worker_affinity
+    meta = _pod_metadata(inp.ctx, "worker", [spec.pod_metadata,
+                                             spec.worker.pod_metadata if spec.worker else None])
+    return _statefulset(name=f"{name}-worker", ctx=inp.ctx, component="worker",
+                        replicas=inp.ctx.replicas, pod_meta=meta, pod_spec=pod)
 
 
-def _fuse(spec: AlluxioRuntimeSpec, ctx: base.RenderContext, fluid_path: str) -> Obj:
-    name = ctx.key.name
-    image, policy = _fuse_image(spec)
-    fuse = spec.fuse
+_FUSE_OPTS = {  # (read-only, libfuse 3) -> upstream's default FUSE options
+    (True, False): "kernel_cache,ro,max_read=131072,attr_timeout=7200,entry_timeout=7200,nonempty",
+    (False, False): "kernel_cache,rw,max_read=131072",
+    (True, True): "kernel_cache,ro,attr_timeout=7200,entry_timeout=7200",
+    (False, True): "kernel_cache,rw",
+}
+
+
+def _owner_opts(inp: RenderInput) -> str:
+    """``uid=,gid=`` of the Dataset's owner when the FUSE arguments carry options."""
+    owner = inp.dataset_spec.owner
+    fuse = inp.spec.fuse
+    if owner is None or (fuse is not None and fuse.args and len(fuse.args) < 2):
+        return ""
+    return f"uid={owner.uid},gid={owner.gid}"
+
+
+def fuse_args(inp: RenderInput) -> list[str]:
+    """``fuse --fuse-opts=… <mount point> /``: read-only when the Dataset's access modes
+    include ReadOnlyMany (the default), read-write otherwise; libfuse 2 options unless the
+    properties choose libfuse 3 (Alluxio's own default is 2); the owner's ids and
+    ``allow_other`` added to the options, as upstream does also to the user's ``args``."""
+    spec, fuse = inp.spec, inp.spec.fuse
+    args = list((fuse.args if fuse else None) or [])
+    if not args:
+        read_only = "ReadOnlyMany" in (inp.dataset_spec.access_modes or ["ReadOnlyMany"])
+        props = {**(spec.properties or {}), **((fuse.properties if fuse else None) or {})}
+        args = ["fuse", "--fuse-opts=" + _FUSE_OPTS[read_only, props.get(LIBFUSE_VERSION) == "3"]]
+    if len(args) > 1:
+        owner = _owner_opts(inp)
+        args[1] += f",{owner}" if owner else ""
+        args[1] += "" if "allow_" in args[1] else ",allow_other"
+    return [*args, inp.fluid_path, "/"]
+
+
+def _fuse_env(inp: RenderInput) -> list[Obj]:
+    """The node's address as ``ALLUXIO_CLIENT_HOSTNAME``, the client's hostname in the JVM
+    options (upstream's), the master's name and the FUSE JVM options."""
+    spec, fuse = inp.spec, inp.spec.fuse
+    own = ["-Dalluxio.user.hostname=$(ALLUXIO_CLIENT_HOSTNAME)"]
+    return _process_env([_field_env("ALLUXIO_CLIENT_HOSTNAME", "status.hostIP")],
+                        _client_env(spec, inp.ctx.key.name), fuse.env if fuse else None,
+                        {"ALLUXIO_FUSE_JAVA_OPTS": _java_opts(fuse, spec.jvm_options or [],
+                                                              own=own)})
+
+
+def _fuse(inp: RenderInput) -> Obj:
+    spec, name, fuse = inp.spec, inp.ctx.key.name, inp.spec.fuse
     conf_volume, conf_mount = _config_volume(name)
-    args = list((fuse.args if fuse else None) or [
-        "fuse", "--fuse-opts=kernel_cache,ro,max_read=131072,attr_timeout=7200,"
-        "entry_timeout=7200,nonempty,allow_other"])
+    tier_vols, tier_mounts = tier_volumes(spec, host_only=True) if short_circuit(spec) else ([], [])
     container = _container(
-        name="alluxio-fuse", image=image, policy=policy, args=[*args, fluid_path, "/"],
-        ports={}, env=_env(_client_env(spec, name),
-                           fuse.env if fuse else None,
-                           {"ALLUXIO_FUSE_JAVA_OPTS": " ".join(
-                               [*(spec.jvm_options or []), *((fuse.jvm_options if fuse else None) or []),
-                                *(f"-D{k}={v}" for k, v in sorted(((fuse.properties if fuse else None)
-                                                                   or {}).items()))])}),
+        inp, name="alluxio-fuse", image=_fuse_image(spec), args=fuse_args(inp), ports={},
+        env=_fuse_env(inp),
         mounts=[conf_mount, {"name": "fuse-device", "mountPath": "/dev/fuse"},
-                {"name": "fuse-mount", "mountPath": ctx.fuse_mount_path,
-                 "mountPropagation": "Bidirectional"}],
+                {"name": "fuse-mount", "mountPath": inp.ctx.fuse_mount_path,
+                 "mountPropagation": "Bidirectional"}, *tier_mounts, *_user_mounts(fuse)],
         resources=fuse.resources if fuse else None,
     )
-    container["securityContext"] = {"privileged": True, "capabilities": {"add": ["SYS_ADMIN"]}}
+    container["securityContext"] = {**container.get("securityContext", {}), "privileged": True,
+                                    "capabilities": {"add": ["SYS_ADMIN"]}}
     container["lifecycle"] = {"preStop": {"exec": {"command": [
-        "/opt/alluxio/integration/fuse/bin/alluxio-fuse", "unmount", fluid_path]}}}
+        "/opt/alluxio/integration/fuse/bin/alluxio-fuse", "unmount", inp.fluid_path]}}}
     host = fuse is None or fuse.network_mode != c.NetworkMode.CONTAINER_NETWORK
+    users = inp.users
     pod = _pod_spec(
-        host=host, containers=[container],
+        inp, host=host, containers=[container],
         volumes=[conf_volume,
                  {"name": "fuse-device", "hostPath": {"path": "/dev/fuse", "type": "CharDevice"}},
-                 {"name": "fuse-mount", "hostPath": {"path": ctx.fuse_mount_path,
-                                                     "type": "DirectoryOrCreate"}}],
-        ctx=ctx, node_selector=ctx.fuse_node_selector,
+                 {"name": "fuse-mount", "hostPath": {"path": inp.ctx.fuse_mount_path,
+                                                     "type": "DirectoryOrCreate"}},
+                 *tier_vols, *(users.volumes(with_dir=False) if users else [])],
+        node_selector=inp.ctx.fuse_node_selector,
         pull_secrets=(fuse.image_pull_secrets if fuse else None) or spec.image_pull_secrets,
+        init_containers=[users.init_fuse(host_dir=inp.ctx.fuse_mount_path, volume="fuse-mount")]
+        if users else [],
     )
-    meta = _pod_metadata(ctx, "fuse", [spec.pod_metadata, fuse.pod_metadata if fuse else None])
+    meta = _pod_metadata(inp.ctx, "fuse", [spec.pod_metadata, fuse.pod_metadata if fuse else None])
     return {
         "apiVersion": "apps/v1", "kind": "DaemonSet",
-        "metadata": {"name": f"{name}-fuse", "namespace": ctx.key.namespace},
+        "metadata": {"name": f"{name}-fuse", "namespace": inp.ctx.key.namespace},
         "spec": {
-            "selector": {"matchLabels": ctx.selector("fuse")},
+            "selector": {"matchLabels": inp.ctx.selector("fuse")},
             "updateStrategy": {"type": "OnDelete"},
             "template": {"metadata": meta, "spec": pod},
         },
@@ -674,18 +956,26 @@ def _config(props: Mapping[str, str], ctx: base.RenderContext) -> Obj:
     }
 
 
-def render(
-    spec: AlluxioRuntimeSpec, *, ctx: base.RenderContext, mounts: Sequence[Mapping[str, Any]],
-    shared_options: Mapping[str, str], fluid_path: str, restore: RestoreSource | None = None,
-) -> list[Obj]:
+def check(spec: AlluxioRuntimeSpec, dataset: Dataset) -> None:
+    """The user's mistakes rendering would meet, found without rendering: a memory limit
+    below the MEM tier, a ``volumeMount`` naming no volume, an ``encryptOption`` of the
+    root UFS without its Secret key."""
+    worker_resources(spec)
+    for comp in (spec.master, spec.job_master, spec.worker, spec.job_worker, spec.api_gateway,
+                 spec.fuse):
+        base.user_volumes(spec.volumes, _user_mounts(comp))
+    _root_secrets(dataset)
+
+
+def render(inp: RenderInput) -> list[Obj]:
     """ConfigMap, master Services and StatefulSet, worker StatefulSet, FUSE DaemonSet."""
-    props = properties(spec, ctx=ctx, mounts=mounts, shared_options=shared_options)
-    if restore is not None:
-        props["alluxio.master.journal.init.from.backup"] = restore.metadata_file
+    props = properties(inp)
+    if inp.restore is not None:
+        props["alluxio.master.journal.init.from.backup"] = inp.restore.metadata_file
     return [
-        _config(props, ctx),
-        *_master_services(spec, ctx),
-        _master(spec, ctx, restore),
-        _worker(spec, ctx),
-        _fuse(spec, ctx, fluid_path),
+        _config(props, inp.ctx),
+        *_master_services(inp.spec, inp.ctx),
+        _master(inp),
+        _worker(inp),
+        _fuse(inp),
     ]

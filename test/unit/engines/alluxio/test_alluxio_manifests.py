@@ -8,6 +8,7 @@ import pytest
 
 from fluid.api.alluxio import AlluxioRuntimeSpec
 from fluid.api.converter import structure
+from fluid.api.dataset import Dataset
 from fluid.engines import base
 from fluid.engines.alluxio import manifests
 
@@ -31,13 +32,25 @@ def spec_of(raw: Obj) -> AlluxioRuntimeSpec:
     return structure(raw, AlluxioRuntimeSpec)
 
 
-def render(
-    raw: Obj, *, mounts: list[Obj] | None = None, ctx: base.RenderContext | None = None
-) -> dict[str, Obj]:
+def render_input(
+    raw: Obj, *, mounts: list[Obj] | None = None, ctx: base.RenderContext | None = None,
+    dataset: Obj | None = None, **options: Any,
+) -> manifests.RenderInput:
+    """``raw`` runtime spec over a Dataset with ``mounts`` (one https mount by default) and
+    the other Dataset ``spec`` fields in ``dataset``."""
     mounts = mounts if mounts is not None else [{"mountPoint": "https://x.org/a/", "name": "a"}]
-    objects = manifests.render(spec_of(raw), ctx=ctx or context(ufs=base.ufs_mounts(mounts)),
-                               mounts=mounts, shared_options={},
-                               fluid_path="/runtime-mnt/alluxio/default/demo/alluxio-fuse")
+    model = structure({"spec": {"mounts": mounts, **(dataset or {})}}, Dataset)
+    return manifests.RenderInput(
+        spec=spec_of(raw), ctx=ctx or context(ufs=base.ufs_mounts(mounts)), dataset=model,
+        fluid_path="/runtime-mnt/alluxio/default/demo/alluxio-fuse", **options)
+
+
+def render(
+    raw: Obj, *, mounts: list[Obj] | None = None, ctx: base.RenderContext | None = None,
+    dataset: Obj | None = None, **options: Any,
+) -> dict[str, Obj]:
+    objects = manifests.render(render_input(raw, mounts=mounts, ctx=ctx, dataset=dataset,
+                                            **options))
     return {f"{o['kind']}/{o['metadata']['name']}": o for o in objects}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from test_alluxio_manifests import context, spec_of
+from test_alluxio_manifests import render_input
 
 from fluid.engines import base
 from fluid.engines.alluxio import manifests, ops
@@ -19,11 +19,8 @@ def test_pvc_backup_is_mounted_into_the_master_and_named_in_the_journal_property
     )
     assert restore is not None
     assert restore.info_file == "/fluid-restore/hbase/hbase-default.yaml"
-    objects = {o["metadata"]["name"]: o for o in manifests.render(
-        spec_of({"replicas": 1}), ctx=context(), mounts=[{"mountPoint": "pvc://data", "name": "d"}],
-        shared_options={}, fluid_path="/runtime-mnt/alluxio/default/demo/alluxio-fuse",
-        restore=restore,
-    )}
+    objects = {o["metadata"]["name"]: o for o in manifests.render(render_input(
+        {"replicas": 1}, mounts=[{"mountPoint": "pvc://data", "name": "d"}], restore=restore))}
     pod = objects["demo-master"]["spec"]["template"]["spec"]
     assert {"name": "fluid-restore", "persistentVolumeClaim": {"claimName": "backups", "readOnly": True}} \
         in pod["volumes"]
@@ -43,10 +40,8 @@ def test_local_backup_pins_the_master_to_the_node_that_holds_it() -> None:
     )
     assert restore is not None
     assert restore.volume["hostPath"]["path"] == "/var/backups"
-    objects = {o["metadata"]["name"]: o for o in manifests.render(
-        spec_of({"replicas": 1}), ctx=context(), mounts=[{"mountPoint": "pvc://data", "name": "d"}],
-        shared_options={}, fluid_path="/x", restore=restore,
-    )}
+    objects = {o["metadata"]["name"]: o for o in manifests.render(render_input(
+        {"replicas": 1}, mounts=[{"mountPoint": "pvc://data", "name": "d"}], restore=restore))}
     assert objects["demo-master"]["spec"]["template"]["spec"]["nodeSelector"] == {
         "kubernetes.io/hostname": "node-3"}
 
