@@ -149,7 +149,8 @@ async def test_a_plugin_crash_fails_open_for_serverful_pods() -> None:
 
 def test_profile_skips_unknown_plugins_and_reads_args() -> None:
     partial = profile.parse(
-        "plugins: {serverful: {withDataset: [Nope, DatasetUsageInjector]}, serverless: {withoutDataset: [Later]}}"
+        "plugins: {serverful: {withDataset: [Nope, DatasetUsageInjector]},"
+        " serverless: {withoutDataset: [Later]}}"
     )
     assert [p.name for p in partial.chain(serverless=False, with_dataset=True)] == ["DatasetUsageInjector"]
     assert partial.unknown == (
@@ -193,7 +194,8 @@ def test_profile_watch_keeps_the_last_good_profile() -> None:
     watch.on_update(good, bad_args)
     assert names(watch) == ["DatasetUsageInjector"], "an invalid profile keeps the last good one"
     with structlog.testing.capture_logs() as logs:
-        watch.on_update(good, configmap("plugins: {serverful: {withDataset: [Nope, MountPropagationInjector]}}"))
+        watch.on_update(good, configmap(
+            "plugins: {serverful: {withDataset: [Nope, MountPropagationInjector]}}"))
     assert names(watch) == ["MountPropagationInjector"], "the known plugins of the profile apply"
     assert {"event": "webhook_profile_plugin_unknown", "plugin": "Nope",
             "chain": "plugins.serverful.withDataset"}.items() <= next(
