@@ -145,7 +145,8 @@ class _ProfileWatch:
         names = ", ".join(f"{plugin} (in {chain})" for chain, plugin in unknown)
         message = (f"webhook plugins unknown to this Fluid were left out, the rest of the "
                    f"profile applies: {names}")
-        task = loop.create_task(self._events.record(obj, WARNING, "UnknownWebhookPlugin", message))
+        configmap = {**obj, "apiVersion": "v1", "kind": "ConfigMap"}  # list items carry no kind
+        task = loop.create_task(self._events.record(configmap, WARNING, "UnknownWebhookPlugin", message))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 

@@ -51,6 +51,7 @@ class WebhookEnv:
         *,
         check_interval: float,
         cert_secret: str,
+        platform_key: str = "",
     ) -> None:
         suffix = uuid.uuid4().hex[:8]
         self.kube = kube
@@ -67,6 +68,7 @@ class WebhookEnv:
             mutating_configs=(self.mutating_name,),
             validating_configs=(self.validating_name,),
             check_interval=check_interval,
+            serverless_platform_key=platform_key,
         )
         self.manager: Manager | None = None
         self.server: setup.WebhookServer | None = None
@@ -146,9 +148,11 @@ async def webhook_env(
     check_interval: float = 600.0,
     cert_secret: str = "fluid-webhook-certs",
     start: bool = True,
+    platform_key: str = "",
 ) -> AsyncIterator[WebhookEnv]:
     env = WebhookEnv(
-        kube, fluid_namespace, namespaces, check_interval=check_interval, cert_secret=cert_secret
+        kube, fluid_namespace, namespaces, check_interval=check_interval, cert_secret=cert_secret,
+        platform_key=platform_key,
     )
     await env.register()
     try:
@@ -173,7 +177,8 @@ async def ensure_service_account(kube: KubeClient, ns: str) -> None:
 
 
 async def create_bound_dataset(kube: KubeClient, ns: str, name: str, **runtime_kwargs: Any) -> None:
-    """Dataset + AlluxioRuntime (with status), PV, PVC and FUSE DaemonSet, as after binding."""
+    """Dataset + runtime (with status; AlluxioRuntime unless ``runtime_type`` says otherwise),
+    PV, PVC and FUSE DaemonSet, as after binding."""
     await ensure_service_account(kube, ns)
     dataset, runtime, pvc, pv, daemonset = objs.bound_dataset(ns, name, **runtime_kwargs)
     for obj in (dataset, runtime):
@@ -193,7 +198,9 @@ async def delete_pvs(kube: KubeClient, ns: str, names: Sequence[str]) -> None:
         await kube.delete(resources.PERSISTENT_VOLUMES, f"{ns}-{name}")
 
 
-async def wait_cached(server: setup.WebhookServer, ns: str, name: str) -> None:
+async def wait_cached(
+    server: setup.WebhookServer, ns: str, name: str, runtime_type: str = "alluxio"
+) -> None:
     """Until the webhook's caches hold the dataset's Bound status and its PVC/PV/DaemonSet."""
 
     def ready() -> bool:
@@ -204,7 +211,7 @@ async def wait_cached(server: setup.WebhookServer, ns: str, name: str) -> None:
             and caches.pvcs.get(f"{ns}/{name}") is not None
             and caches.pvs.get(f"{ns}-{name}") is not None
             and caches.daemonsets.get(f"{ns}/{name}-fuse") is not None
-            and caches.runtimes["alluxio"].get(f"{ns}/{name}") is not None
+            and caches.runtimes[runtime_type].get(f"{ns}/{name}") is not None
         )
 
     await eventually(ready, timeout=30, what=f"webhook caches holding {ns}/{name}")

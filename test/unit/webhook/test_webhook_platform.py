@@ -34,13 +34,7 @@ def seed_pod() -> dict[str, Any]:
 
 def jfsdemo() -> list[dict[str, Any]]:
     """Seed 002's dataset jfsdemo, Bound to its JuiceFSRuntime, as the webhook's caches hold it."""
-    return [
-        objs.dataset(NS, "jfsdemo", runtime_type="juicefs"),
-        objs.runtime(NS, "jfsdemo", kind="JuiceFSRuntime"),
-        objs.pvc(NS, "jfsdemo"),
-        objs.pv(NS, "jfsdemo", path=objs.fluid_path(NS, "jfsdemo", "juicefs")),
-        objs.fuse_daemonset(NS, "jfsdemo", runtime_type="juicefs"),
-    ]
+    return objs.bound_dataset(NS, "jfsdemo", runtime_type="juicefs")
 
 
 async def admit(pod: dict[str, Any], *, platform_key: str) -> dict[str, Any]:

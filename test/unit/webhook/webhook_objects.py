@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from fluid.api import constants
+from fluid.api import constants, kinds
 
 Obj = dict[str, Any]
 MOUNT_ROOT = "/runtime-mnt"
@@ -281,12 +281,13 @@ def caches(*objects: Obj) -> Any:
     )
 
 
-def bound_dataset(ns: str, name: str, **runtime_kwargs: Any) -> list[Obj]:
-    """Everything a Bound Alluxio dataset has once its runtime is ready."""
+def bound_dataset(ns: str, name: str, *, runtime_type: str = "alluxio", **runtime_kwargs: Any) -> list[Obj]:
+    """Everything a Bound dataset has once its runtime (Alluxio unless said) is ready."""
+    kind = next(i.kind for i in kinds.RUNTIMES if i.runtime_type == runtime_type)
     return [
-        dataset(ns, name),
-        runtime(ns, name, **runtime_kwargs),
+        dataset(ns, name, runtime_type=runtime_type),
+        runtime(ns, name, kind=kind, **runtime_kwargs),
         pvc(ns, name),
-        pv(ns, name),
-        fuse_daemonset(ns, name),
+        pv(ns, name, path=fluid_path(ns, name, runtime_type)),
+        fuse_daemonset(ns, name, runtime_type=runtime_type),
     ]
