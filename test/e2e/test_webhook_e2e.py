@@ -1,7 +1,8 @@
 """End to end with the real API server, kube-scheduler, kube-controller-manager and kwok nodes:
 the seeds' app pods land on the node holding the cache, plain pods are untouched,
-serverless Jobs get the FUSE sidecar and complete, and pods keep being created while the
-webhook is down.
+serverless Jobs get the FUSE sidecar and complete (seed 002's Job, labelled only with the
+platform key ``alibabacloud.com/fluid-sidecar-target: eci``, included), and pods keep being
+created while the webhook is down.
 
 The Fluid objects of a Bound dataset (Dataset/AlluxioRuntime status, PV, PVC, FUSE
 DaemonSet, the node's cache label) are created here as the engines would, so that this
@@ -206,3 +207,61 @@ async def test_with_the_webhook_stopped_plain_pods_are_created_and_run(
         created = await kube.create(app)
         assert "affinity" not in created["spec"], "admitted unmutated while the webhook is down"
         assert await node_of(kube, namespace, "plain") in workloads
+
+
+PLATFORM_KEY = "alibabacloud.com/fluid-sidecar-target"
+
+
+async def test_seed002_platform_labelled_job_gets_the_sidecar_and_completes(
+    kube: KubeClient, namespace: str, workloads: list[str], e2e_crds: list[str]
+) -> None:
+    """Seed 002's Job as written (ECI platform label, no serverless.fluid.io/inject), with the
+    controller's platform key set as on that platform; its dataset jfsdemo Bound to a
+    JuiceFSRuntime."""
+    await wenv.create_bound_dataset(kube, namespace, "jfsdemo", runtime_type="juicefs")
+
+    async def pvc_bound() -> bool:
+        pvc = await kube.get(resources.PERSISTENT_VOLUME_CLAIMS, "jfsdemo", namespace)
+        return bool(pvc.get("status", {}).get("phase") == "Bound")
+
+    try:
+        await eventually(pvc_bound, timeout=30, what="the jfsdemo PVC bound by the PV controller")
+        async with wenv.webhook_env(kube, namespace, [namespace], platform_key=PLATFORM_KEY) as env:
+            assert env.server is not None
+            await wenv.wait_cached(env.server, namespace, "jfsdemo", runtime_type="juicefs")
+            job = seed("002_serverless-job-juicefs-app.yaml", namespace)
+            probe = {"apiVersion": "v1", "kind": "Pod",
+                     "metadata": {"name": "probe", "namespace": namespace,
+                                  "labels": dict(job["spec"]["template"]["metadata"]["labels"])},
+                     "spec": job["spec"]["template"]["spec"]}
+            await env.mutated(probe, check=lambda p: p["spec"].get("initContainers"))
+            await kube.create(job)
+
+            pods: list[dict[str, Any]] = []
+
+            async def job_pod() -> bool:
+                nonlocal pods
+                pods = (await kube.list(resources.PODS, namespace,
+                                        label_selector="job-name=juicefs-app"))["items"]
+                return bool(pods)
+
+            await eventually(job_pod, timeout=30, what="the seed Job's pod")
+            pod = pods[0]
+            assert pod["metadata"]["labels"][PLATFORM_KEY] == "eci"
+            assert pod["metadata"]["labels"]["done.sidecar.fluid.io/inject"] == "true"
+            sidecar = pod["spec"]["initContainers"][0]
+            assert sidecar["name"] == "fluid-fuse-0"
+            assert sidecar["restartPolicy"] == "Always"
+            volume = next(v for v in pod["spec"]["volumes"] if v["name"] == "demo")
+            assert volume["hostPath"]["path"] == wenv.objs.fluid_path(namespace, "jfsdemo", "juicefs")
+            app = next(c for c in pod["spec"]["containers"] if c["name"] == "juicefs-app")
+            assert app["volumeMounts"][0]["mountPropagation"] == "HostToContainer"
+
+            async def complete() -> bool:
+                status = (await kube.get(resources.JOBS, "juicefs-app", namespace)).get("status", {})
+                return any(c.get("type") == "Complete" and c.get("status") == "True"
+                           for c in status.get("conditions") or ())
+
+            await eventually(complete, timeout=60, what="the seed Job Complete")
+    finally:
+        await wenv.delete_pvs(kube, namespace, ["jfsdemo"])
