@@ -7,7 +7,9 @@ processes (kwok runs no containers): a ``RecordingExecutor`` answered by
 ``FakeAlluxioMaster`` as the seed's cluster would answer (3.31 GiB in one file, 20 GiB of
 MEM cache, nothing cached yet); the test asserts the exact commands issued.
 
-The flow: StatefulSets and DaemonSet created → pods scheduled on kwok nodes and Ready →
+The flow: StatefulSets and DaemonSet created → pods scheduled on kwok nodes and Ready,
+the worker asking for the MEM tier's 20Gi of memory, FUSE read-only with the tier path
+mounted for short-circuit reads →
 Dataset Bound with the seed's ``kubectl get`` columns → PVC Bound → scale the runtime to
 3 workers and back to 1 through the scale subresource, node labels following the workers
 → delete Dataset and runtime → no workload, PV, PVC, port or node label left.
@@ -103,6 +105,30 @@ async def bind_source_pvc(kube: KubeClient, namespace: str) -> None:
     await eventually(bound, timeout=30, what="fluid-pvc Bound")
 
 
+async def check_seed_workloads(kube: KubeClient, namespace: str) -> None:
+    """As upstream renders the seed: the worker asks for the 20Gi MEM tier's memory and
+    the scheduler placed it so; FUSE is read-only (the Dataset is ReadOnlyMany), reads the
+    tier path itself (short-circuit), knows its node's address and has no Istio sidecar."""
+    worker = await kube.get(resources.STATEFULSETS, f"{NAME}-worker", namespace)
+    template = worker["spec"]["template"]["spec"]["containers"][0]
+    assert template["resources"]["requests"]["memory"] == "20Gi"
+    pod = await kube.get(resources.PODS, f"{NAME}-worker-0", namespace)
+    assert pod["spec"]["containers"][0]["resources"]["requests"]["memory"] == "20Gi"
+    assert template["env"][0] == {"name": "ALLUXIO_WORKER_HOSTNAME", "valueFrom": {
+        "fieldRef": {"apiVersion": "v1", "fieldPath": "status.hostIP"}}}
+    fuse = await kube.get(resources.DAEMONSETS, f"{NAME}-fuse", namespace)
+    fuse_pod = fuse["spec"]["template"]
+    assert fuse_pod["metadata"]["annotations"]["sidecar.istio.io/inject"] == "false"
+    container = fuse_pod["spec"]["containers"][0]
+    assert container["args"] == [
+        "fuse", "--fuse-opts=kernel_cache,ro,max_read=131072,attr_timeout=7200,"
+                "entry_timeout=7200,nonempty,allow_other",
+        f"/runtime-mnt/alluxio/{namespace}/{NAME}/alluxio-fuse", "/"]
+    assert {"name": "tier-0-0", "mountPath": "/dev/shm"} in [
+        {k: m[k] for k in ("name", "mountPath")} for m in container["volumeMounts"]]
+    assert container["env"][0]["name"] == "ALLUXIO_CLIENT_HOSTNAME"
+
+
 def expected_labels(namespace: str) -> dict[str, str]:
     """Seed 000's label set for a MEM-only runtime of 20Gi."""
     ns_name = f"{namespace}-{NAME}"
@@ -136,6 +162,7 @@ async def test_seed004_pvc_dataset_with_alluxio_mem_tier(
         return names == {f"{NAME}-master-0", f"{NAME}-worker-0"}
 
     await eventually(pods_ready, timeout=60, what="master-0 and worker-0 Ready on kwok nodes")
+    await check_seed_workloads(kube, namespace)
 
     # Dataset Bound; `kubectl get dataset` and `kubectl get alluxioruntime` as the seed shows.
     async def dataset_columns() -> bool:
