@@ -132,11 +132,15 @@ def parse(text: str, *, defaults: Mapping[str, Mapping[str, Any]] | None = None)
     if not isinstance(document, dict):
         raise ProfileError("pluginsProfile must be a mapping")
     plugins = document.get("plugins") or {}
+    if not isinstance(plugins, dict):
+        raise ProfileError("plugins must be a mapping of serverful/serverless")
     args = _merged(_args(document.get("pluginConfig")), defaults or {})
     chains: dict[str, tuple[Plugin, ...]] = {}
     unknown: list[tuple[str, str]] = []
     for mode in ("serverful", "serverless"):
         section = plugins.get(mode) or {}
+        if not isinstance(section, dict):
+            raise ProfileError(f"plugins.{mode} must be a mapping of withDataset/withoutDataset")
         for kind, attr in (("withDataset", "with_dataset"), ("withoutDataset", "without_dataset")):
             where = f"plugins.{mode}.{kind}"
             names = _names(section.get(kind), where)

@@ -160,6 +160,10 @@ def test_profile_skips_unknown_plugins_and_reads_args() -> None:
     with pytest.raises(profile.ProfileError, match="FuseSidecar: mode must be"):
         profile.parse("plugins: {serverless: {withDataset: [FuseSidecar]}}\n"
                       "pluginConfig: [{name: FuseSidecar, args: 'mode: magic'}]")
+    with pytest.raises(profile.ProfileError, match="plugins must be a mapping"):
+        profile.parse("plugins: [FuseSidecar]")
+    with pytest.raises(profile.ProfileError, match="plugins.serverless must be a mapping"):
+        profile.parse("plugins: {serverless: [FuseSidecar]}")
     with pytest.raises(profile.ProfileError, match="not YAML"):
         profile.parse("plugins: [")
     custom = profile.parse("""
