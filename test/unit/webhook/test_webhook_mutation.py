@@ -162,7 +162,7 @@ def test_profile_skips_unknown_plugins_and_reads_args() -> None:
                       "pluginConfig: [{name: FuseSidecar, args: 'mode: magic'}]")
     with pytest.raises(profile.ProfileError, match="plugins must be a mapping"):
         profile.parse("plugins: [FuseSidecar]")
-    with pytest.raises(profile.ProfileError, match="plugins.serverless must be a mapping"):
+    with pytest.raises(profile.ProfileError, match=r"plugins\.serverless must be a mapping"):
         profile.parse("plugins: {serverless: [FuseSidecar]}")
     with pytest.raises(profile.ProfileError, match="not YAML"):
         profile.parse("plugins: [")
