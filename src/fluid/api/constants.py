@@ -149,6 +149,8 @@ class RuntimeType(enum.StrEnum):
     JUICEFS = "juicefs"
     GOOSEFS = "goosefs"
     THIN = "thin"
+    VINEYARD = "vineyard"
+    EFC = "efc"
 
 
 class MediumType(enum.StrEnum):
