@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from fluid.api import alluxio, dataops, dataset, goosefs, jindo, juicefs, thin
+from fluid.api import alluxio, dataops, dataset, goosefs, jindo, juicefs, thin, vineyard
 from fluid.api.base import FluidObject
 from fluid.api.constants import GROUP, VERSION
 from fluid.kube import resources
@@ -177,6 +177,15 @@ GOOSEFS_RUNTIME = KindInfo(
     scale=ScaleSubresource(),
     runtime_type="goosefs",
 )
+VINEYARD_RUNTIME = KindInfo(
+    kind="VineyardRuntime",
+    plural="vineyardruntimes",
+    model=vineyard.VineyardRuntime,
+    short_names=("v6d",),
+    columns=_runtime_columns(api_gateway=True),
+    scale=ScaleSubresource(),
+    runtime_type="vineyard",
+)
 THIN_RUNTIME = KindInfo(
     kind="ThinRuntime",
     plural="thinruntimes",
@@ -229,6 +238,7 @@ DATA_PROCESS = KindInfo(
 
 RUNTIMES: tuple[KindInfo, ...] = (
     ALLUXIO_RUNTIME, JINDO_RUNTIME, JUICEFS_RUNTIME, GOOSEFS_RUNTIME, THIN_RUNTIME,
+    VINEYARD_RUNTIME,
 )
 DATA_OPERATIONS: tuple[KindInfo, ...] = (DATA_LOAD, DATA_BACKUP, DATA_MIGRATE, DATA_PROCESS)
 ALL: tuple[KindInfo, ...] = (DATASET, *RUNTIMES, THIN_RUNTIME_PROFILE, *DATA_OPERATIONS)
