@@ -55,11 +55,13 @@ CTX_RUNTIME_NAME = "runtime_name"
 CTX_NODE_SELECTOR_KEY = "mount_pod_node_selector_key"
 """The node label the FUSE DaemonSet selects on; ``fluid.io/f-<ns>-<name>`` when absent."""
 CTX_SKIP_CHECK = "fluid.io/skip-check-mount-ready-target"
-"""``All`` or ``MountPod``: readiness only needs the path to exist, not to be a mount."""
+"""Comma list of mount modes (``MountPod``, ``Sidecar``, ``All``, ``None``) copied from the
+runtime's annotation; when it selects ``MountPod`` (this plugin's mode), readiness only
+needs the path to exist, not to be a mount."""
 CTX_PUBLISH_METHOD = "node_publish_method"
 
 DEFAULT_MOUNT_TYPE = "fuse.alluxio-fuse"
-_SKIP_MOUNT_CHECK = {"all", "mountpod"}
+_MOUNT_MODES = ("MountPod", "Sidecar")
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 _LABEL_PREFIX = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _READ_ONLY_MODES = {
@@ -167,13 +169,31 @@ def _dataset_of(context: Mapping[str, str], fluid_path: str) -> tuple[str, str]:
     )
 
 
+def _skips_mount_pod_check(value: str) -> bool:
+    """Whether the mount-mode list selects ``MountPod``: ``All`` selects every mode and
+    ends the list, ``None`` ends it; any other word is refused as upstream refuses it."""
+    selected = False
+    for mode in (m for m in value.split(",") if m):
+        if mode == "All":
+            return True
+        if mode == "None":
+            return selected
+        if mode not in _MOUNT_MODES:
+            raise errors.InvalidArgument(
+                f"volume_context[{CTX_SKIP_CHECK}]: unsupported mount mode {mode!r}, "
+                f"expected a comma list of {', '.join((*_MOUNT_MODES, 'All', 'None'))}"
+            )
+        selected = selected or mode == "MountPod"
+    return selected
+
+
 def parse_volume_context(context: Mapping[str, str]) -> VolumeSpec:
     fluid_path = _absolute(context.get(CTX_FLUID_PATH, ""), f"volume_context[{CTX_FLUID_PATH}]")
     namespace, name = _dataset_of(context, fluid_path)
     label_key = context.get(CTX_NODE_SELECTOR_KEY) or constants.fuse_label(namespace, name)
     if context.get(CTX_PUBLISH_METHOD, "") not in ("", "bindMount"):
         log.warning("publish_method_ignored", method=context[CTX_PUBLISH_METHOD])
-    skip = context.get(CTX_SKIP_CHECK, "").lower() in _SKIP_MOUNT_CHECK
+    skip = _skips_mount_pod_check(context.get(CTX_SKIP_CHECK, ""))
     return VolumeSpec(
         fluid_path=fluid_path,
         sub_path=_sub_path(context.get(CTX_SUB_PATH, "")),

@@ -101,6 +101,7 @@ __all__ = [
     "apply_operator_settings",
     "cache_affinity",
     "component_phase",
+    "fuse_host_pid",
     "hadoop_config",
     "init_users",
     "mount_secrets",
@@ -108,6 +109,7 @@ __all__ = [
     "read_hadoop_config",
     "set_condition",
     "user_volumes",
+    "volume_metadata",
 ]
 
 log = structlog.get_logger(__name__)
@@ -1034,6 +1036,57 @@ def _parse_size(text: str | None) -> int:
         return 0
 
 
+# -- what runtime annotations ask of the PV, PVC and FUSE pods ----------------------------------
+
+ANNOTATION_SKIP_CHECK_MOUNT_READY = "fluid.io/skip-check-mount-ready-target"
+"""Runtime annotation copied into the PV's volume attributes: the CSI plugin skips the
+mount-ready check for the listed mount modes (``All``, ``MountPod``, ``Sidecar``, ``None``)."""
+ANNOTATION_FUSE_HOST_PID = "runtime.fluid.io/fuse.hostpid"
+"""Runtime annotation: ``true`` runs the FUSE pods in the host's PID namespace."""
+LABEL_NODE_PUBLISH_METHOD = "fluid.io/node-publish-method"
+"""A PV label from ``data.fluid.io/metadataList`` that upstream also passes to the CSI plugin."""
+VOLUME_ATTR_PUBLISH_METHOD = "node_publish_method"
+
+
+def fuse_host_pid(annotations: Mapping[str, str] | None) -> bool:
+    """Whether ``runtime.fluid.io/fuse.hostpid`` asks for ``hostPID`` (Go's ParseBool words)."""
+    value = (annotations or {}).get(ANNOTATION_FUSE_HOST_PID, "")
+    return value in ("1", "t", "T", "true", "TRUE", "True")
+
+
+def volume_metadata(annotations: Mapping[str, str] | None, *, kind: str
+                    ) -> tuple[dict[str, str], dict[str, str]]:
+    """Labels and annotations ``data.fluid.io/metadataList`` gives objects of core ``kind``.
+
+    The annotation is a JSON list of ``{labels, annotations, selector: {group, kind}}``;
+    entries for the core group (``group`` empty) and ``kind`` merge in order. A value that
+    is not such a list is logged and ignored, as upstream does.
+    """
+    raw = (annotations or {}).get(c.ANNOTATION_METADATA_LIST)
+    labels: dict[str, str] = {}
+    notes: dict[str, str] = {}
+    if not raw:
+        return labels, notes
+    try:
+        entries = orjson.loads(raw)
+        for entry in entries:
+            selector = entry.get("selector") or {}
+            if selector.get("group", "") != "" or selector.get("kind") != kind:
+                continue
+            labels.update({str(k): str(v) for k, v in (entry.get("labels") or {}).items()})
+            notes.update({str(k): str(v) for k, v in (entry.get("annotations") or {}).items()})
+    except (orjson.JSONDecodeError, TypeError, AttributeError) as exc:
+        log.warning("metadata_list_ignored", annotation=c.ANNOTATION_METADATA_LIST, error=str(exc))
+        return {}, {}
+    return labels, notes
+
+
+def _merge_metadata(obj: Obj, extra: tuple[dict[str, str], dict[str, str]]) -> None:
+    meta = obj["metadata"]
+    meta["labels"] = {**extra[0], **(meta.get("labels") or {})}
+    meta["annotations"] = {**extra[1], **(meta.get("annotations") or {})}
+
+
 # -- the shared lifecycle ----------------------------------------------------------------------
 
 
@@ -1442,6 +1495,7 @@ class CacheEngine(abc.ABC):
                 },
             },
         }
+        self._pv_from_annotations(snap, pv)
         selector = (snap.spec.get("fuse") or {}).get("nodeSelector") or {}
         if selector:
             pv["spec"]["nodeAffinity"] = {"required": {"nodeSelectorTerms": [{
@@ -1450,9 +1504,21 @@ class CacheEngine(abc.ABC):
                 ]}]}}
         return pv
 
+    def _pv_from_annotations(self, snap: Snapshot, pv: Obj) -> None:
+        """What the runtime's annotations add to its PV: the skip-check volume attribute and
+        ``metadataList``'s PersistentVolume entries (Fluid's own keys win over them)."""
+        runtime_notes = snap.meta.get("annotations") or {}
+        attributes = pv["spec"]["csi"]["volumeAttributes"]
+        if ANNOTATION_SKIP_CHECK_MOUNT_READY in runtime_notes:
+            attributes[ANNOTATION_SKIP_CHECK_MOUNT_READY] = runtime_notes[
+                ANNOTATION_SKIP_CHECK_MOUNT_READY]
+        _merge_metadata(pv, volume_metadata(runtime_notes, kind="PersistentVolume"))
+        if pv["metadata"]["labels"].get(LABEL_NODE_PUBLISH_METHOD) == "symlink":
+            attributes[VOLUME_ATTR_PUBLISH_METHOD] = "symlink"
+
     def render_pvc(self, snap: Snapshot) -> Obj:
         """The PVC ``<name>`` in the Dataset's namespace, bound to the PV by ``volumeName``."""
-        return {
+        pvc: Obj = {
             "apiVersion": "v1", "kind": "PersistentVolumeClaim",
             "metadata": {"name": self.key.name, "namespace": self.key.namespace,
                          "labels": self._volume_labels(snap),
@@ -1464,6 +1530,9 @@ class CacheEngine(abc.ABC):
                 "volumeName": self.key.id,
             },
         }
+        runtime_notes = snap.meta.get("annotations") or {}
+        _merge_metadata(pvc, volume_metadata(runtime_notes, kind="PersistentVolumeClaim"))
+        return pvc
 
     async def create_volume(self, snap: Snapshot) -> None:
         client = self.deps.client

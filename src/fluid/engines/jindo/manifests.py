@@ -43,6 +43,7 @@ from fluid.engines.base import (
     Obj,
     RenderContext,
     ValidationFailed,
+    fuse_host_pid,
     mount_path_in_namespace,
 )
 from fluid.engines.base import hadoop_config as _hadoop_config
@@ -957,6 +958,8 @@ def _fuse(inp: RenderInput, tier: Tier, facts: MountFacts) -> dict[str, Any]:
         {"name": "jindofs-fuse-mount", "hostPath": {"path": host_path, "type": "DirectoryOrCreate"}},
         *data_vols, *shared_vols, _config_volume(inp)],
         node_selector=node_selector, tolerations=[{"operator": "Exists"}])
+    if fuse_host_pid(inp.runtime.annotations):
+        pod["hostPID"] = True
     return _workload(inp, kind="DaemonSet", name=fuse_name(name), component="fuse",
                      pod_spec=pod, comp=fuse)
 
