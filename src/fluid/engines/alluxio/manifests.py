@@ -413,18 +413,16 @@ def root_ufs(mounts: Sequence[Mapping[str, Any]]) -> tuple[str, Mapping[str, Any
     return base.UFS_ROOT, None
 
 
-def _root(inp: RenderInput) -> tuple[str, Mount | None]:
-    mounts = inp.dataset_spec.mounts or []
-    uri, found = root_ufs([{"mountPoint": m.mount_point, "name": m.name, "path": m.path}
-                           for m in mounts])
-    return uri, (mounts[0] if found is not None else None)
+def _root_mount(spec: DatasetSpec | None) -> Mount | None:
+    """The Dataset's mount that is the root UFS (``root_ufs``'s rule), if any."""
+    mounts = (spec.mounts if spec else None) or []
+    raw = [{"mountPoint": m.mount_point, "name": m.name, "path": m.path} for m in mounts]
+    return mounts[0] if root_ufs(raw)[1] is not None else None
 
 
 def _root_secrets(dataset: Dataset) -> list[base.SecretEnv]:
     """The root UFS's Secret-backed options (shared ones, then its own); none without one."""
-    mounts = (dataset.spec.mounts if dataset.spec else None) or []
-    raw = [{"mountPoint": m.mount_point, "name": m.name, "path": m.path} for m in mounts]
-    return base.mount_secrets(dataset, 0) if root_ufs(raw)[1] is not None else []
+    return base.mount_secrets(dataset, 0) if _root_mount(dataset.spec) else []
 
 
 def _root_options(inp: RenderInput, mount: Mount) -> dict[str, str]:
@@ -443,9 +441,9 @@ def properties(inp: RenderInput) -> dict[str, str]:
     """``alluxio-site.properties``: Fluid's decisions, then the user's ``properties`` on top."""
     spec = inp.spec
     ports = resolved_ports(spec, inp.ctx.ports)
-    root, root_mount = _root(inp)
+    root_mount = _root_mount(inp.dataset_spec)
     props: dict[str, str] = {
-        "alluxio.master.mount.table.root.ufs": root,
+        "alluxio.master.mount.table.root.ufs": root_mount.mount_point if root_mount else base.UFS_ROOT,
         "alluxio.master.journal.type": "EMBEDDED" if _ha(spec) else "UFS",
         "alluxio.master.journal.folder": JOURNAL_DIR,
         "alluxio.security.stale.channel.purge.interval": "365d",
@@ -465,14 +463,22 @@ def properties(inp: RenderInput) -> dict[str, str]:
     if spec.data and spec.data.replicas:
         props["alluxio.user.file.replication.max"] = str(max(spec.data.replicas, 1))
     props.update(_tier_properties(spec))
-    if not short_circuit(spec):
+    props.update(_following_properties(inp))
+    props.update({k: str(v) for k, v in (spec.properties or {}).items()})
+    return props
+
+
+def _following_properties(inp: RenderInput) -> dict[str, str]:
+    """What follows other choices: short-circuit off with an emptyDir tier, the Hadoop
+    files, and user/group translation by FUSE when no owner's ids are in its options."""
+    props: dict[str, str] = {}
+    if not short_circuit(inp.spec):
         props["alluxio.user.short.circuit.enabled"] = "false"
     if inp.hadoop is not None:
         props["alluxio.underfs.hdfs.configuration"] = ":".join(
             f"{HADOOP_DIR}/{f}" for f in inp.hadoop.files)
-    if not _owner_opts(inp):  # upstream: without an owner, FUSE translates users and groups
+    if not _owner_opts(inp):
         props["alluxio.fuse.user.group.translation.enabled"] = "true"
-    props.update({k: str(v) for k, v in (spec.properties or {}).items()})
     return props
 
 
@@ -652,15 +658,11 @@ def _master_env(
     With several masters each one's name is ``<pod>.<name>-master.<ns>.svc``, exactly as it
     appears in the journal addresses, from the pod's own name.
     """
-    user = (component.env if component else None) or {}
-    first: list[Obj] = []
-    if _ha(inp.spec):
-        first = [_field_env(_POD_NAME_ENV, "metadata.name"),
-                 {"name": "ALLUXIO_MASTER_HOSTNAME",
-                  "value": f"$({_POD_NAME_ENV}).{master_domain(inp.ctx.key)}"}]
-    else:
-        first = [{"name": "ALLUXIO_MASTER_HOSTNAME", "value": f"{inp.ctx.key.name}-master-0"}]
-    return _process_env([*first, *(s.to_env() for s in secrets)], user, java_opts)
+    own = (f"$({_POD_NAME_ENV}).{master_domain(inp.ctx.key)}" if _ha(inp.spec)
+           else f"{inp.ctx.key.name}-master-0")
+    first = [_field_env(_POD_NAME_ENV, "metadata.name")] if _ha(inp.spec) else []
+    first += [{"name": "ALLUXIO_MASTER_HOSTNAME", "value": own}, *(s.to_env() for s in secrets)]
+    return _process_env(first, (component.env if component else None), java_opts)
 
 
 def _master_ports(spec: AlluxioRuntimeSpec, ports: Mapping[str, int], *, job: bool) -> dict[str, int]:
