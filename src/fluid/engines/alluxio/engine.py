@@ -81,8 +81,9 @@ class AlluxioEngine(base.CacheEngine):
             raise base.ValidationFailed(str(exc)) from exc
 
     def dataset(self, snap: base.Snapshot) -> Dataset:
+        """The Dataset's spec as a model (its status is not this engine's to read)."""
         try:
-            return structure(snap.dataset or {}, Dataset, path="dataset")
+            return structure({"spec": snap.dataset_spec}, Dataset, path="dataset")
         except StructureError as exc:
             raise base.ValidationFailed(str(exc)) from exc
 
