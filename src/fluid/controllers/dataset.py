@@ -6,7 +6,9 @@ Owns ``fluid-dataset-controller-finalizer`` and the Dataset's life outside any r
   later binds it: phase ``Bound``, set by the engine);
 - names that are not DNS-1035 labels are refused with an ``ErrorCreateDataset`` Event;
 - a Dataset being deleted keeps its finalizer while any pod that has not finished uses
-  its Fluid-created PVC ``<name>``, or while other datasets still refer to it
+  its Fluid-created PVC ``<name>`` or names it in ``fluid.io/datasets-in-use`` (the
+  webhook's record, which survives the sidecar injection that swaps the PVC for a
+  hostPath), or while other datasets still refer to it
   (``status.datasetRef``): a ``NotReady`` condition (reason ``DatasetInUse``) and an
   ``ErrorDeleteDataset`` Event name the pods; once they are gone the finalizer goes.
 
@@ -34,12 +36,15 @@ from fluid.observability import metrics
 from fluid.reconcile import Controller, Informer, Manager, Request, Result, TerminalError
 from fluid.reconcile.store import Obj, key_of
 
-__all__ = ["CLAIM_INDEX", "DatasetReconciler", "pod_claims", "setup"]
+__all__ = ["CLAIM_INDEX", "IN_USE_INDEX", "DatasetReconciler", "pod_claims", "pod_datasets_in_use",
+           "setup"]
 
 log = structlog.get_logger(__name__)
 
 CLAIM_INDEX = "dataset-controller:claims"
 """Pods indexed by ``<namespace>/<claimName>`` of every PVC volume they use."""
+IN_USE_INDEX = "dataset-controller:datasets-in-use"
+"""Pods indexed by ``<namespace>/<dataset>`` of every name in ``fluid.io/datasets-in-use``."""
 _IN_USE_RETRY = 10.0
 
 
@@ -49,6 +54,15 @@ def pod_claims(pod: Obj) -> Iterable[str]:
         claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
         if claim:
             yield f"{namespace}/{claim}"
+
+
+def pod_datasets_in_use(pod: Obj) -> Iterable[str]:
+    """``<namespace>/<dataset>`` for each dataset the webhook recorded on the pod."""
+    meta = pod.get("metadata") or {}
+    value = (meta.get("annotations") or {}).get(c.ANNOTATION_DATASETS_IN_USE) or ""
+    for name in {n.strip() for n in str(value).split(",")}:
+        if name:
+            yield f"{meta.get('namespace')}/{name}"
 
 
 def _finished(pod: Obj) -> bool:
@@ -88,6 +102,11 @@ class DatasetReconciler:
         pods = self._pods.store.by_index(CLAIM_INDEX, f"{namespace}/{name}")
         return sorted(p["metadata"]["name"] for p in pods if not _finished(p))
 
+    def annotated_users(self, namespace: str, name: str) -> list[str]:
+        """Names of unfinished pods whose ``fluid.io/datasets-in-use`` names the dataset."""
+        pods = self._pods.store.by_index(IN_USE_INDEX, f"{namespace}/{name}")
+        return sorted(p["metadata"]["name"] for p in pods if not _finished(p))
+
     async def _delete(self, request: Request, dataset: Obj) -> Result:
         if c.DATASET_FINALIZER not in (dataset["metadata"].get("finalizers") or []):
             return Result()
@@ -105,6 +124,7 @@ class DatasetReconciler:
         created_by_fluid = ((pvc or {}).get("metadata", {}).get("annotations") or {}).get(
             c.ANNOTATION_CREATED_BY) == "fluid"
         users = self.users(namespace, name) if created_by_fluid else []
+        users = sorted({*users, *self.annotated_users(namespace, name)})
         if users:
             return f"pods {', '.join(f'{namespace}/{p}' for p in users)} still use the dataset"
         refs = await self._live_refs(dataset)
@@ -169,6 +189,7 @@ def setup(manager: Manager, context: ControllerContext) -> None:
     datasets.add_handler(_UfsMetrics())
     pods = manager.informer(resources.PODS)
     pods.add_indexer(CLAIM_INDEX, pod_claims)
+    pods.add_indexer(IN_USE_INDEX, pod_datasets_in_use)
     reconciler = DatasetReconciler(
         client=context.client, datasets=datasets, pods=pods,
         events=EventRecorder(context.client, "dataset-controller"),
@@ -177,7 +198,7 @@ def setup(manager: Manager, context: ControllerContext) -> None:
     controller.watch(datasets, predicates=(_spec_changed, lifecycle_changed))
 
     def deleting_datasets(pod: Obj) -> Iterable[str]:
-        for key in pod_claims(pod):
+        for key in {*pod_claims(pod), *pod_datasets_in_use(pod)}:
             dataset = datasets.get(key)
             if dataset is not None and dataset["metadata"].get("deletionTimestamp"):
                 yield key
