@@ -97,14 +97,10 @@ class DatasetReconciler:
             log.info("dataset_initialised", phase=c.DatasetPhase.NOT_BOUND.value)
         return Result()
 
-    def users(self, namespace: str, name: str) -> list[str]:
-        """Names of unfinished pods using the PVC ``<name>`` (from the cache)."""
-        pods = self._pods.store.by_index(CLAIM_INDEX, f"{namespace}/{name}")
-        return sorted(p["metadata"]["name"] for p in pods if not _finished(p))
-
-    def annotated_users(self, namespace: str, name: str) -> list[str]:
-        """Names of unfinished pods whose ``fluid.io/datasets-in-use`` names the dataset."""
-        pods = self._pods.store.by_index(IN_USE_INDEX, f"{namespace}/{name}")
+    def users(self, namespace: str, name: str, *, index: str = CLAIM_INDEX) -> list[str]:
+        """Names of unfinished pods using the PVC ``<name>`` (from the cache), or with
+        ``index=IN_USE_INDEX`` those whose ``fluid.io/datasets-in-use`` names the dataset."""
+        pods = self._pods.store.by_index(index, f"{namespace}/{name}")
         return sorted(p["metadata"]["name"] for p in pods if not _finished(p))
 
     async def _delete(self, request: Request, dataset: Obj) -> Result:
@@ -124,7 +120,7 @@ class DatasetReconciler:
         created_by_fluid = ((pvc or {}).get("metadata", {}).get("annotations") or {}).get(
             c.ANNOTATION_CREATED_BY) == "fluid"
         users = self.users(namespace, name) if created_by_fluid else []
-        users = sorted({*users, *self.annotated_users(namespace, name)})
+        users = sorted({*users, *self.users(namespace, name, index=IN_USE_INDEX)})
         if users:
             return f"pods {', '.join(f'{namespace}/{p}' for p in users)} still use the dataset"
         refs = await self._live_refs(dataset)
