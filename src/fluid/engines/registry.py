@@ -22,6 +22,7 @@ ENGINES: dict[str, str] = {
     "ThinRuntime": "fluid.engines.thin.dispatch:factory",
     "JindoRuntime": "fluid.engines.jindo.engine:factory",
     "GooseFSRuntime": "fluid.engines.goosefs.engine:factory",
+    "VineyardRuntime": "fluid.engines.vineyard.engine:factory",
 }
 """Runtime kind -> ``module:attribute`` of its EngineFactory."""
 
