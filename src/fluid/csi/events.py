@@ -1,10 +1,12 @@
-"""Kubernetes Events on the pods whose volumes the plugin repaired: ``PodEvents``.
+"""Kubernetes Events about volumes the plugin repaired: on the pod and on its Dataset.
 
 Owns finding the pod from a kubelet target path
-(``<kubelet>/pods/<uid>/volumes/kubernetes.io~csi/<pv>/mount``) and creating one core/v1
-Event about it. Never fails its caller: a pod that cannot be found, or an API error, is
-logged and dropped, because an Event is a courtesy and recovery must go on without it.
-Called by ``fluid.csi.recovery``.
+(``<kubelet>/pods/<uid>/volumes/kubernetes.io~csi/<pv>/mount``) and the Dataset from the
+namespace and name the volume context named, and creating one core/v1 Event on each
+(upstream Fluid records recovery on the Dataset, the object operators watch; the pod is
+where its owner looks). Never fails its caller: an object that cannot be found, or an
+API error, is logged and dropped, because an Event is a courtesy and recovery must go on
+without it. Called by ``fluid.csi.recovery``.
 """
 
 from __future__ import annotations
@@ -14,17 +16,28 @@ import re
 import uuid
 from typing import Any, Protocol
 
+import attrs
 import structlog
 
+from fluid.api.kinds import DATASET
 from fluid.kube import KubeClient, resources
 from fluid.kube import errors as kube_errors
+from fluid.kube.resources import Resource
 
-__all__ = ["KubePodEvents", "NoopPodEvents", "PodEvents", "pod_uid_of"]
+__all__ = ["DatasetRef", "KubePodEvents", "NoopPodEvents", "PodEvents", "pod_uid_of"]
 
 log = structlog.get_logger(__name__)
 
 COMPONENT = "fluid-csi"
 _POD_UID = re.compile(r"/pods/([0-9a-fA-F-]{36})/(?:volumes|volume-subpaths)/")
+
+
+@attrs.frozen
+class DatasetRef:
+    """The Dataset behind a volume, as the PV's volume context named it."""
+
+    namespace: str
+    name: str
 
 
 def pod_uid_of(target_path: str) -> str | None:
@@ -34,23 +47,33 @@ def pod_uid_of(target_path: str) -> str | None:
 
 
 class PodEvents(Protocol):
-    async def record(self, *, target_path: str, reason: str, message: str, warning: bool) -> None:
-        """Record an Event on the pod that owns ``target_path``, if there is one."""
+    async def record(self, *, target_path: str, reason: str, message: str, warning: bool,
+                     dataset: DatasetRef | None = None) -> None:
+        """Record an Event on the pod that owns ``target_path`` and on ``dataset``, if found."""
 
 
 class NoopPodEvents:
-    async def record(self, *, target_path: str, reason: str, message: str, warning: bool) -> None:
+    async def record(self, *, target_path: str, reason: str, message: str, warning: bool,
+                     dataset: DatasetRef | None = None) -> None:
         log.debug("pod_event_skipped", target=target_path, reason=reason)
 
 
 class KubePodEvents:
-    """Finds pods among those bound to this node and creates Events for them."""
+    """Finds pods among those bound to this node, and Datasets by name; creates Events."""
 
     def __init__(self, kube: KubeClient, *, node: str) -> None:
         self._kube = kube
         self._node = node
 
-    async def record(self, *, target_path: str, reason: str, message: str, warning: bool) -> None:
+    async def record(self, *, target_path: str, reason: str, message: str, warning: bool,
+                     dataset: DatasetRef | None = None) -> None:
+        await self._on_pod(target_path=target_path, reason=reason, message=message,
+                           warning=warning)
+        if dataset is not None:
+            await self._on_dataset(dataset, reason=reason, message=message, warning=warning)
+
+    async def _on_pod(self, *, target_path: str, reason: str, message: str,
+                      warning: bool) -> None:
         uid = pod_uid_of(target_path)
         if uid is None:
             log.info("pod_event_no_pod", target=target_path, reason=reason)
@@ -60,11 +83,28 @@ class KubePodEvents:
             if pod is None:
                 log.info("pod_event_pod_not_found", uid=uid, reason=reason)
                 return
-            await self._kube.create(self._event(pod, reason, message, warning))
+            await self._kube.create(self._event(
+                resources.PODS, pod, reason=reason, message=message, warning=warning))
         except kube_errors.ApiError as exc:
             log.warning("pod_event_failed", uid=uid, reason=reason, error=str(exc))
             return
         log.info("pod_event_recorded", uid=uid, reason=reason)
+
+    async def _on_dataset(self, ref: DatasetRef, *, reason: str, message: str,
+                          warning: bool) -> None:
+        try:
+            found = await self._kube.get_or_none(DATASET.resource, ref.name, ref.namespace)
+            if found is None:
+                log.info("dataset_event_dataset_not_found", namespace=ref.namespace,
+                         name=ref.name, reason=reason)
+                return
+            await self._kube.create(
+                self._event(DATASET.resource, found, reason=reason, message=message, warning=warning))
+        except kube_errors.ApiError as exc:
+            log.warning("dataset_event_failed", namespace=ref.namespace, name=ref.name,
+                        reason=reason, error=str(exc))
+            return
+        log.info("dataset_event_recorded", namespace=ref.namespace, name=ref.name, reason=reason)
 
     async def _find_pod(self, uid: str) -> dict[str, Any] | None:
         pods, _ = await self._kube.list_all(
@@ -73,9 +113,9 @@ class KubePodEvents:
         return next((p for p in pods if p.get("metadata", {}).get("uid") == uid), None)
 
     def _event(
-        self, pod: dict[str, Any], reason: str, message: str, warning: bool
+        self, res: Resource, obj: dict[str, Any], *, reason: str, message: str, warning: bool
     ) -> dict[str, Any]:
-        meta = pod["metadata"]
+        meta = obj["metadata"]
         now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return {
             "apiVersion": "v1",
@@ -85,8 +125,8 @@ class KubePodEvents:
                 "namespace": meta["namespace"],
             },
             "involvedObject": {
-                "apiVersion": "v1", "kind": "Pod", "name": meta["name"],
-                "namespace": meta["namespace"], "uid": meta["uid"],
+                "apiVersion": res.api_version, "kind": res.kind,
+                "name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"],
             },
             "reason": reason,
             "message": message,

@@ -216,6 +216,8 @@ class NodeServicer(csi_pb2_grpc.NodeServicer):
                 volume_id=req.volume_id, target_path=req.target_path, source=req.volume.source,
                 fluid_path=req.volume.fluid_path, readonly=req.readonly,
                 require_mount_point=req.volume.require_mount_point,
+                dataset_namespace=req.volume.dataset_namespace,
+                dataset_name=req.volume.dataset_name,
             )
         )
         log.info("volume_published", volume_id=req.volume_id, target=req.target_path,

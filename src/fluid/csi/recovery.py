@@ -4,7 +4,8 @@ When a runtime's FUSE process dies, every bind mount of its mount point keeps po
 at the dead connection and answers "Transport endpoint is not connected", even after the
 FUSE pod comes back and mounts ``fluid_path`` afresh. This loop looks at every target the
 Node service published on this node (``fluid.csi.state``), and once the FUSE mount is
-serving again, replaces the dead bind with a new one and records an Event on the pod.
+serving again, replaces the dead bind with a new one and records an Event on the pod and
+on its Dataset (named by the volume context, kept in the published or staged record).
 The kubelet's ``subPath`` binds of the volume (``pods/<uid>/volume-subpaths/<pv>/...``)
 break the same way and are re-bound from the same place inside ``fluid_path``.
 
@@ -26,7 +27,7 @@ import attrs
 import structlog
 
 from fluid.csi import errors, locks, mounts, state
-from fluid.csi.events import PodEvents
+from fluid.csi.events import DatasetRef, PodEvents
 
 __all__ = ["Recovery", "RecoveryAction", "plan_recovery", "subpath_dir", "subpath_source"]
 
@@ -185,6 +186,7 @@ class Recovery:
                 self._failing.add(path)
                 await self.events.record(
                     target_path=path, reason=REASON_FAILED, warning=True,
+                    dataset=self._dataset_of(record),
                     message=f"Fluid could not re-bind {source} at {path} after its FUSE "
                             f"client restarted: {exc.message}",
                 )
@@ -194,6 +196,16 @@ class Recovery:
         log.info("fuse_recovered", target=path, source=source, stale_mounts=removed)
         await self.events.record(
             target_path=path, reason=REASON_SUCCEEDED, warning=False,
+            dataset=self._dataset_of(record),
             message=f"FUSE mount {record.fluid_path} came back; Fluid re-bound {source} "
                     f"at {path}",
         )
+
+    def _dataset_of(self, record: state.PublishedVolume) -> DatasetRef | None:
+        """The Dataset the publish recorded, else the one its volume was staged for."""
+        if record.dataset_namespace and record.dataset_name:
+            return DatasetRef(record.dataset_namespace, record.dataset_name)
+        staged = self.store.get_staged(record.volume_id)
+        if staged is not None and staged.dataset_namespace and staged.dataset_name:
+            return DatasetRef(staged.dataset_namespace, staged.dataset_name)
+        return None

@@ -46,6 +46,10 @@ class PublishedVolume:
     readonly: bool
     require_mount_point: bool = True
     """Whether ``fluid_path`` must be a mount point before the source may be bound."""
+    dataset_namespace: str = ""
+    dataset_name: str = ""
+    """The Dataset behind the volume (from the volume context); empty in records written
+    before these fields existed, when the volume's staged record tells instead."""
 
 
 def _file_name(key: str) -> str:

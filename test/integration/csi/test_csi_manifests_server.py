@@ -51,10 +51,12 @@ async def test_rbac_allows_every_call_the_plugin_makes(kube: KubeClient) -> None
             await kube.apply(obj)
     user = "system:serviceaccount:fluid-system:fluid-csi"
     checks = [("nodes", "patch", None), ("nodes", "get", None), ("pods", "list", None),
-              ("events", "create", "default"), ("secrets", "get", "default")]
+              ("events", "create", "default"), ("data.fluid.io/datasets", "get", "default"),
+              ("secrets", "get", "default")]
     try:
-        for resource, verb, ns in checks:
-            attributes: dict[str, Any] = {"resource": resource, "verb": verb}
+        for qualified, verb, ns in checks:
+            group, _, resource = qualified.rpartition("/")
+            attributes: dict[str, Any] = {"group": group, "resource": resource, "verb": verb}
             if ns:
                 attributes["namespace"] = ns
             review = await kube.request(

@@ -3,7 +3,8 @@
 bindfs plays the runtime's FUSE client at ``fluid_path``; the plugin has bind-mounted it
 into a pod's volume path. Killing bindfs leaves the pod's mount answering ENOTCONN;
 once bindfs is back, the plugin's recovery loop re-binds the target and the pod reads
-the dataset again. With the API server, the plugin also records an Event on the pod.
+the dataset again. With the API server, the plugin also records an Event on the pod and
+one on its Dataset (named by the volume context), as upstream records it there.
 """
 
 from __future__ import annotations
@@ -142,10 +143,15 @@ async def _pod_on(kube: KubeClient, namespace: str, node: str) -> dict[str, Any]
 
 
 @pytest.mark.cluster
-async def test_recovery_records_an_event_on_the_pod(
+async def test_recovery_records_an_event_on_the_pod_and_the_dataset(
     mount_ns: csiproc.MountNamespace, workdir: Path, kube: KubeClient, namespace: str,
-    node_name: str, control_plane: Any,
+    node_name: str, control_plane: Any, fluid_crds: list[str],
 ) -> None:
+    dataset = await kube.create({
+        "apiVersion": "data.fluid.io/v1alpha1", "kind": "Dataset",
+        "metadata": {"name": "demo", "namespace": namespace},
+        "spec": {"mounts": [{"mountPoint": "https://mirrors.example.com/demo/", "name": "d"}]},
+    })
     pod = await _pod_on(kube, namespace, node_name)
     uid = pod["metadata"]["uid"]
     _, fluid_path, target = _layout(workdir, uid)
@@ -157,20 +163,29 @@ async def test_recovery_records_an_event_on_the_pod(
     try:
         await plugin.ready()
         fuse.start()
-        await _publish(plugin, fluid_path=fluid_path, target=target)
+        await _publish(plugin, fluid_path=fluid_path, target=target, namespace=namespace)
         await _kill_and_restart(mount_ns, fuse, target)
 
-        async def recovered_event() -> list[dict[str, Any]]:
-            listed = await kube.list(
-                resources.EVENTS, namespace, field_selector=f"involvedObject.uid={uid}"
-            )
-            return [e for e in listed["items"] if e["reason"] == "FuseRecoverSucceed"]
+        def recovered_event(involved_uid: str) -> Any:
+            async def listed() -> list[dict[str, Any]]:
+                found = await kube.list(
+                    resources.EVENTS, namespace, field_selector=f"involvedObject.uid={involved_uid}"
+                )
+                return [e for e in found["items"] if e["reason"] == "FuseRecoverSucceed"]
+            return listed
 
-        (event,) = await csiproc.eventually(recovered_event, what="the recovery Event")
+        (event,) = await csiproc.eventually(recovered_event(uid), what="the pod's recovery Event")
         assert event["type"] == "Normal"
         assert event["involvedObject"]["name"] == "reader"
+        assert event["involvedObject"]["kind"] == "Pod"
         assert event["source"] == {"component": "fluid-csi", "host": node_name}
         assert target in event["message"]
+        (on_dataset,) = await csiproc.eventually(
+            recovered_event(dataset["metadata"]["uid"]), what="the Dataset's recovery Event")
+        assert on_dataset["type"] == "Normal"
+        assert {k: on_dataset["involvedObject"][k] for k in ("apiVersion", "kind", "name")} == {
+            "apiVersion": "data.fluid.io/v1alpha1", "kind": "Dataset", "name": "demo"}
+        assert on_dataset["message"] == event["message"]
     finally:
         code = await plugin.stop()
         fuse.stop()

@@ -17,20 +17,20 @@ from typing import Any
 import attrs
 import grpc
 
-from fluid.csi import controller, fake, identity, locks, node, server, state
+from fluid.csi import controller, events, fake, identity, locks, node, server, state
 from fluid.csi.proto import csi_pb2, csi_pb2_grpc
 
 
 @attrs.define
 class RecordingEvents:
-    """PodEvents that remembers what it was asked to record."""
+    """PodEvents that remembers what it was asked to record (and about which Dataset)."""
 
     recorded: list[dict[str, Any]] = attrs.field(factory=list)
 
-    async def record(self, *, target_path: str, reason: str, message: str, warning: bool) -> None:
-        self.recorded.append(
-            {"target": target_path, "reason": reason, "message": message, "warning": warning}
-        )
+    async def record(self, *, target_path: str, reason: str, message: str, warning: bool,
+                     dataset: events.DatasetRef | None = None) -> None:
+        self.recorded.append({"target": target_path, "reason": reason, "message": message,
+                              "warning": warning, "dataset": dataset})
 
 
 @attrs.define

@@ -89,7 +89,7 @@ def test_rbac_covers_what_the_plugin_calls() -> None:
         for rule in _one("ClusterRole")["rules"]
         for resource in rule["resources"] for verb in rule["verbs"]
     }
-    assert {("nodes", "patch"), ("pods", "list"), ("events", "create")} <= rules
+    assert {("nodes", "patch"), ("pods", "list"), ("events", "create"), ("datasets", "get")} <= rules
     binding = _one("ClusterRoleBinding")
     account = _one("ServiceAccount")
     assert binding["subjects"] == [{

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import attrs
 import csiunit
 import pytest
 
-from fluid.csi import mounts, recovery
+from fluid.csi import mounts, recovery, state
+from fluid.csi.events import DatasetRef
 
 Action = recovery.RecoveryAction
 PathState = mounts.PathState
@@ -59,8 +61,8 @@ async def test_sweep_rebinds_once_the_fuse_client_is_back(plugin: csiunit.Plugin
     assert [(e.dev, e.read_only) for e in stack] == [(new_dev, True)]
     assert await plugin.mounter.probe(target) is PathState.OK
     assert await sweeper.sweep() == {target: Action.HEALTHY}
-    assert [(e["target"], e["reason"], e["warning"]) for e in events.recorded] == [
-        (target, "FuseRecoverSucceed", False)
+    assert [(e["target"], e["reason"], e["warning"], e["dataset"]) for e in events.recorded] == [
+        (target, "FuseRecoverSucceed", False, DatasetRef("default", "demo"))
     ]
 
 
@@ -81,7 +83,8 @@ async def test_sweep_reports_a_failed_rebind_once(plugin: csiunit.Plugin) -> Non
     plugin.mounter.bind = refuse  # type: ignore[method-assign]
     await sweeper.sweep()
     await sweeper.sweep()
-    assert [(e["reason"], e["warning"]) for e in events.recorded] == [("FuseRecoverFailed", True)]
+    assert [(e["reason"], e["warning"], e["dataset"]) for e in events.recorded] == [
+        ("FuseRecoverFailed", True, DatasetRef("default", "demo"))]
     assert "permission denied" in events.recorded[0]["message"]
 
 
@@ -167,3 +170,30 @@ async def test_sweep_also_rebinds_the_kubelets_subpath_mounts(plugin: csiunit.Pl
     # Healthy now: nothing more to do on the next sweep.
     assert await sweeper.sweep() == {target: Action.HEALTHY}
     assert len(events.recorded) == 2
+
+
+@pytest.mark.parametrize("staged", [True, False])
+async def test_a_record_from_before_the_dataset_fields_names_the_staged_dataset(
+    plugin: csiunit.Plugin, staged: bool
+) -> None:
+    """Published records written by an older plugin lack the Dataset; the volume's staged
+    record has it (and without one, the Event goes to the pod alone)."""
+    events = csiunit.RecordingEvents()
+    sweeper = _sweeper(plugin, events)
+    plugin.mounter.start_fuse(plugin.fluid_path)
+    target = plugin.target()
+    await plugin.stage(runtime_namespace="team", runtime_name="imagenet")
+    await plugin.publish(target, readonly=True)
+    (record,) = plugin.store.published()
+    plugin.store.put_published(attrs.evolve(record, dataset_namespace="", dataset_name=""))
+    if not staged:
+        plugin.store.drop_staged("default-demo")
+    plugin.mounter.kill_fuse(plugin.fluid_path)
+    await plugin.mounter.unmount(plugin.fluid_path)
+    plugin.mounter.start_fuse(plugin.fluid_path)
+    assert await sweeper.sweep() == {target: Action.REBIND}
+    expected = DatasetRef("team", "imagenet") if staged else None
+    assert [(e["reason"], e["dataset"]) for e in events.recorded] == [
+        ("FuseRecoverSucceed", expected)]
+    assert isinstance(record, state.PublishedVolume)
+    assert (record.dataset_namespace, record.dataset_name) == ("default", "demo")
