@@ -20,6 +20,7 @@ import structlog
 from fluid.api import constants
 from fluid.csi import errors
 from fluid.csi.proto import csi_pb2
+from fluid.engines import base
 
 __all__ = [
     "CTX_FLUID_PATH",
@@ -61,7 +62,6 @@ needs the path to exist, not to be a mount."""
 CTX_PUBLISH_METHOD = "node_publish_method"
 
 DEFAULT_MOUNT_TYPE = "fuse.alluxio-fuse"
-_MOUNT_MODES = ("MountPod", "Sidecar")
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 _LABEL_PREFIX = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _READ_ONLY_MODES = {
@@ -170,21 +170,12 @@ def _dataset_of(context: Mapping[str, str], fluid_path: str) -> tuple[str, str]:
 
 
 def _skips_mount_pod_check(value: str) -> bool:
-    """Whether the mount-mode list selects ``MountPod``: ``All`` selects every mode and
-    ends the list, ``None`` ends it; any other word is refused as upstream refuses it."""
-    selected = False
-    for mode in (m for m in value.split(",") if m):
-        if mode == "All":
-            return True
-        if mode == "None":
-            return selected
-        if mode not in _MOUNT_MODES:
-            raise errors.InvalidArgument(
-                f"volume_context[{CTX_SKIP_CHECK}]: unsupported mount mode {mode!r}, "
-                f"expected a comma list of {', '.join((*_MOUNT_MODES, 'All', 'None'))}"
-            )
-        selected = selected or mode == "MountPod"
-    return selected
+    """Whether the mount-mode list selects ``MountPod``; any unknown word is refused, as
+    upstream refuses it."""
+    try:
+        return "MountPod" in base.mount_modes(value)
+    except ValueError as exc:
+        raise errors.InvalidArgument(f"volume_context[{CTX_SKIP_CHECK}]: {exc}") from None
 
 
 def parse_volume_context(context: Mapping[str, str]) -> VolumeSpec:

@@ -104,6 +104,7 @@ __all__ = [
     "fuse_host_pid",
     "hadoop_config",
     "init_users",
+    "mount_modes",
     "mount_secrets",
     "pod_template_spec",
     "read_hadoop_config",
@@ -1046,6 +1047,25 @@ ANNOTATION_FUSE_HOST_PID = "runtime.fluid.io/fuse.hostpid"
 LABEL_NODE_PUBLISH_METHOD = "fluid.io/node-publish-method"
 """A PV label from ``data.fluid.io/metadataList`` that upstream also passes to the CSI plugin."""
 VOLUME_ATTR_PUBLISH_METHOD = "node_publish_method"
+MOUNT_MODES = ("MountPod", "Sidecar")
+"""How a FUSE client serves pods: a DaemonSet pod behind the CSI plugin, or a sidecar."""
+
+
+def mount_modes(value: str) -> frozenset[str]:
+    """The modes a comma list selects (upstream's mount-mode selector, used by
+    ``skip-check-mount-ready-target`` and ``fuse.metrics.scrapeTarget``): ``All`` selects
+    every mode and ends the list, ``None`` ends it; ValueError names any other word."""
+    selected: set[str] = set()
+    for mode in (m for m in value.split(",") if m):
+        if mode == "All":
+            return frozenset(MOUNT_MODES)
+        if mode == "None":
+            break
+        if mode not in MOUNT_MODES:
+            raise ValueError(f"unsupported mount mode {mode!r}, expected a comma list of "
+                             f"{', '.join((*MOUNT_MODES, 'All', 'None'))}")
+        selected.add(mode)
+    return frozenset(selected)
 
 
 def fuse_host_pid(annotations: Mapping[str, str] | None) -> bool:
