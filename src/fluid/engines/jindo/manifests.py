@@ -44,6 +44,7 @@ from fluid.engines.base import (
     RenderContext,
     ValidationFailed,
     fuse_host_pid,
+    mount_modes,
     mount_path_in_namespace,
 )
 from fluid.engines.base import hadoop_config as _hadoop_config
@@ -55,8 +56,10 @@ __all__ = [
     "DEFAULT_RAFT_PORT",
     "DEFAULT_WORKER_RPC_PORT",
     "FUSE_CONTAINER",
+    "FUSE_METRICS_PORT_NAME",
     "HADOOP_FILES",
     "MASTER_CONTAINER",
+    "SCRAPE_ANNOTATION",
     "WORKER_CONTAINER",
     "HadoopConfig",
     "Images",
@@ -64,6 +67,7 @@ __all__ = [
     "RenderError",
     "RenderInput",
     "Rendered",
+    "fuse_metrics_port",
     "fuse_name",
     "hadoop_config",
     "master_name",
@@ -71,6 +75,7 @@ __all__ = [
     "port_names",
     "render",
     "run_as",
+    "scrape_fuse_pods",
     "secret_schemes",
     "token_properties",
     "validate",
@@ -139,6 +144,9 @@ PORT_MASTER_RPC = "master-rpc"
 PORT_WORKER_RPC = "worker-rpc"
 PORT_RAFT = "master-raft"
 PORT_FUSE_METRICS = "fuse-metrics"
+FUSE_METRICS_PORT_NAME = "jindo-metrics"
+"""The FUSE container's port for its metrics, when ``fuse.metrics.enabled``."""
+SCRAPE_ANNOTATION = "prometheus.fuse.fluid.io/scrape"
 
 
 @attrs.frozen(kw_only=True)
@@ -216,6 +224,31 @@ def master_replicas(runtime: JindoRuntime) -> int:
 def fuse_metrics_enabled(runtime: JindoRuntime) -> bool:
     fuse = runtime.spec.fuse if runtime.spec else None
     return bool(fuse and fuse.metrics and fuse.metrics.enabled)
+
+
+def scrape_fuse_pods(runtime: JindoRuntime) -> bool:
+    """Whether ``fuse.metrics.scrapeTarget`` (default ``None``) selects the FUSE DaemonSet's
+    pods (``MountPod``) for Prometheus."""
+    fuse = runtime.spec.fuse if runtime.spec else None
+    target = (fuse.metrics.scrape_target if fuse and fuse.metrics else None) or "None"
+    try:
+        return "MountPod" in mount_modes(target)
+    except ValueError as exc:
+        raise RenderError(f"spec.fuse.metrics.scrapeTarget: {exc}") from None
+
+
+def fuse_metrics_port(inp: RenderInput, args: Sequence[str]) -> int:
+    """The FUSE metrics port, 0 when ``fuse.metrics.enabled`` is off: a ``-ometrics_port=``
+    in ``fuse.args`` wins over the allocated (host network) or default port."""
+    if not fuse_metrics_enabled(inp.runtime):
+        return 0
+    given = [a.removeprefix("-ometrics_port=") for a in args if a.startswith("-ometrics_port=")]
+    if not given:
+        return inp.ports.fuse_metrics or DEFAULT_FUSE_METRICS_PORT
+    try:
+        return int(given[-1])
+    except ValueError:
+        raise RenderError(f"spec.fuse.args: -ometrics_port={given[-1]} is not a port") from None
 
 
 def port_names(runtime: JindoRuntime) -> list[str]:
@@ -494,6 +527,7 @@ def validate(runtime: JindoRuntime, dataset: Dataset | None) -> None:
     """Everything ``render`` would reject in the runtime and Dataset, without rendering."""
     spec = runtime.spec or JindoRuntimeSpec()
     tier_of(spec)
+    scrape_fuse_pods(runtime)
     if dataset is not None:
         _check_secret(spec, mount_facts(dataset))
 
@@ -928,10 +962,10 @@ def _fuse(inp: RenderInput, tier: Tier, facts: MountFacts) -> dict[str, Any]:
     shared_vols, shared_mounts = _shared_volumes(inp, facts)
     host_path = inp.ctx.fuse_mount_path
     args = fuse_args(inp.runtime, inp.dataset)
+    metrics_port = fuse_metrics_port(inp, args)
     if not any(a.startswith("-ometrics_port=") for a in args):
-        port = inp.ports.fuse_metrics or DEFAULT_FUSE_METRICS_PORT
-        args.append(f"-ometrics_port={port if fuse_metrics_enabled(inp.runtime) else 0}")
-    container = {
+        args.append(f"-ometrics_port={metrics_port}")
+    container: dict[str, Any] = {
         "name": FUSE_CONTAINER,
         "image": _image(inp.images.fuse, fuse.image, fuse.image_tag),
         "imagePullPolicy": fuse.image_pull_policy or inp.images.pull_policy,
@@ -952,6 +986,8 @@ def _fuse(inp: RenderInput, tier: Tier, facts: MountFacts) -> dict[str, Any]:
             *data_mounts, *shared_mounts,
         ],
     }
+    if metrics_port:
+        container["ports"] = [{"name": FUSE_METRICS_PORT_NAME, "containerPort": metrics_port}]
     node_selector = dict(inp.ctx.fuse_node_selector)
     pod = _pod_spec(inp, comp=fuse, containers=[container], volumes=[
         {"name": "jindofs-fuse-device", "hostPath": {"path": "/dev/fuse", "type": "CharDevice"}},
@@ -960,8 +996,22 @@ def _fuse(inp: RenderInput, tier: Tier, facts: MountFacts) -> dict[str, Any]:
         node_selector=node_selector, tolerations=[{"operator": "Exists"}])
     if fuse_host_pid(inp.runtime.annotations):
         pod["hostPID"] = True
-    return _workload(inp, kind="DaemonSet", name=fuse_name(name), component="fuse",
-                     pod_spec=pod, comp=fuse)
+    daemonset = _workload(inp, kind="DaemonSet", name=fuse_name(name), component="fuse",
+                          pod_spec=pod, comp=fuse)
+    _scrape_annotation(daemonset["spec"]["template"]["metadata"]["annotations"],
+                       scrape=scrape_fuse_pods(inp.runtime))
+    return daemonset
+
+
+def _scrape_annotation(annotations: dict[str, str], *, scrape: bool) -> None:
+    """``prometheus.fuse.fluid.io/scrape: "true"`` when the scrape target selects the FUSE
+    pods; a value other than ``true`` the user put in ``podMetadata`` is left alone."""
+    if annotations.get(SCRAPE_ANNOTATION, "true") != "true":
+        return
+    if scrape:
+        annotations[SCRAPE_ANNOTATION] = "true"
+    else:
+        annotations.pop(SCRAPE_ANNOTATION, None)
 
 
 def _services(inp: RenderInput) -> list[dict[str, Any]]:
