@@ -103,6 +103,7 @@ __all__ = [
     "component_phase",
     "fuse_host_pid",
     "hadoop_config",
+    "hadoop_config_mount",
     "init_users",
     "mount_modes",
     "mount_secrets",
@@ -813,6 +814,19 @@ async def read_hadoop_config(client: KubeClient, namespace: str,
         return None
     found = await client.get_or_none(resources.CONFIGMAPS, name, namespace)
     return hadoop_config(name, None if found is None else found.get("data") or {})
+
+
+def hadoop_config_mount(wanted: str | None, found: HadoopConfig | None, *, volume: str,
+                        directory: str) -> tuple[list[Obj], list[Obj]]:
+    """The volume holding the files ``found`` in ConfigMap ``wanted`` (``spec.hadoopConfig``)
+    and its read-only mount at ``directory``; nothing when ``wanted`` is unset."""
+    if not wanted:
+        return [], []
+    if found is None or found.configmap != wanted:
+        raise ValidationFailed(f"specified hadoopConfig {wanted!r} has not been read")
+    items = [{"key": f, "path": f} for f in found.files]
+    return ([{"name": volume, "configMap": {"name": wanted, "items": items}}],
+            [{"name": volume, "mountPath": directory, "readOnly": True}])
 
 
 SECRET_ENV_PREFIX = "FLUID_SECRET_"
