@@ -5,7 +5,8 @@ not pin (the REST API gateway's too), ``status.apiGateway.endpoint`` while the g
 enabled, mounting non-root UFS paths through the master (``goosefs fs mount``, skipped
 when already mounted), UFS size and cache report from the master, and freeing the cache
 before shutdown (bounded by ``cleanCachePolicy.maxRetryAttempts`` so deletion never
-wedges). Never reads Secret values: mount options from Secrets are expanded inside the
+wedges), and reading which Hadoop files the ``spec.hadoopConfig`` ConfigMap holds (its
+keys only) before rendering. Never reads Secret values: mount options from Secrets are expanded inside the
 master container. Created by the engine registry.
 """
 
@@ -22,6 +23,7 @@ from fluid.engines.base import (
     CacheUsage,
     CommandFailed,
     EngineDeps,
+    HadoopConfig,
     Obj,
     RenderContext,
     RuntimeKey,
@@ -30,6 +32,7 @@ from fluid.engines.base import (
     ValidationFailed,
     is_native,
     mount_path_in_namespace,
+    read_hadoop_config,
     structure_models,
 )
 from fluid.engines.goosefs import manifests, ops
@@ -59,6 +62,7 @@ class GooseFSEngine(CacheEngine):
             manifests.Images(), runtime="GOOSEFS_RUNTIME_IMAGE_ENV", fuse="GOOSEFS_FUSE_IMAGE_ENV",
             init_users="DEFAULT_INIT_IMAGE_ENV")
         self._clean_attempts = 0
+        self._hadoop: HadoopConfig | None = None
 
     def validate(self, snap: Snapshot) -> None:
         runtime, dataset = _models(snap)
@@ -76,10 +80,17 @@ class GooseFSEngine(CacheEngine):
         runtime, dataset = _models(snap)
         try:
             rendered = manifests.render(manifests.RenderInput(
-                runtime=runtime, dataset=dataset, ctx=ctx, images=self.images))
+                runtime=runtime, dataset=dataset, ctx=ctx, images=self.images,
+                hadoop=self._hadoop))
         except (manifests.RenderError, ValueError) as exc:
             raise ValidationFailed(str(exc)) from None
         return rendered.objects()
+
+    async def apply_all(self, snap: Snapshot) -> RenderContext:
+        """Read the ``hadoopConfig`` ConfigMap first: ``render`` mounts the files it holds."""
+        self._hadoop = await read_hadoop_config(
+            self.deps.client, self.key.namespace, snap.spec.get("hadoopConfig"))
+        return await super().apply_all(snap)
 
     def component_status(self, snap: Snapshot) -> Obj:
         """The shared counts plus ``apiGateway`` (removed again when the gateway is off);

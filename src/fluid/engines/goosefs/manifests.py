@@ -75,6 +75,11 @@ CONFIG_SUFFIX = "-config"
 JOURNAL_DIR = "/journal"
 API_GATEWAY_PORT = "api-gateway-rest"
 API_GATEWAY_CONTAINER = "api-gateway"
+HADOOP_DIR = "/hdfs-config"
+"""Where masters and workers (and their job processes) see the ``hadoopConfig`` files."""
+HADOOP_VOLUME = "hdfs-confs"
+METRICS_LABEL = "goosefs_runtime_metrics"
+"""The master Services' ``monitor`` label unless ``disablePrometheus`` (upstream's value)."""
 
 DEFAULT_PORTS: dict[str, int] = {
     "master-rpc": 19998, "master-web": 19999, "master-embedded": 19200,
@@ -126,6 +131,8 @@ class RenderInput:
     dataset: Dataset
     ctx: RenderContext
     images: Images = Images()
+    hadoop: base.HadoopConfig | None = None
+    """What the engine found in ``spec.hadoopConfig`` (required when that is set)."""
 
     @property
     def spec(self) -> GooseFSRuntimeSpec:
@@ -304,6 +311,9 @@ def java_opts(inp: RenderInput, ports: Mapping[str, int]) -> dict[str, str]:
                     **((root_mount.options if root_mount else None) or {})}
     common.update(spec_options)
     common.update({s.option: f"${{{s.env_name}}}" for s in secrets})
+    if inp.hadoop is not None:
+        common["goosefs.underfs.hdfs.configuration"] = ":".join(
+            f"{HADOOP_DIR}/{f}" for f in inp.hadoop.files)
     common.update(spec.properties or {})
 
     def component(attr: str, extra: Mapping[str, str]) -> str:
@@ -412,6 +422,12 @@ def _tier_volumes(inp: RenderInput) -> tuple[list[dict[str, Any]], list[dict[str
     return volumes, mounts
 
 
+def _hadoop(inp: RenderInput) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``spec.hadoopConfig``: the files found, read-only under ``/hdfs-config``."""
+    return base.hadoop_config_mount(inp.spec.hadoop_config, inp.hadoop, volume=HADOOP_VOLUME,
+                                    directory=HADOOP_DIR)
+
+
 def _ufs(inp: RenderInput) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return [dict(u.volume) for u in inp.ctx.ufs], [dict(u.volume_mount) for u in inp.ctx.ufs]
 
@@ -451,6 +467,8 @@ def _master(inp: RenderInput, ports: Mapping[str, int], secrets: Sequence[Secret
     image = _image(inp.images.runtime, version.image if version else None,
                    version.image_tag if version else None)
     ufs_vols, ufs_mounts = _ufs(inp)
+    hadoop_vols, hadoop_mounts = _hadoop(inp)
+    ufs_vols, ufs_mounts = [*ufs_vols, *hadoop_vols], [*ufs_mounts, *hadoop_mounts]
     journal = {"name": "goosefs-journal", "mountPath": JOURNAL_DIR}
     hostname = ("GOOSEFS_MASTER_HOSTNAME", "status.podIP")
     master, job = spec.master, spec.job_master
@@ -499,6 +517,8 @@ def _worker(inp: RenderInput, ports: Mapping[str, int], secrets: Sequence[Secret
                    version.image_tag if version else None)
     tier_vols, tier_mounts = _tier_volumes(inp)
     ufs_vols, ufs_mounts = _ufs(inp)
+    hadoop_vols, hadoop_mounts = _hadoop(inp)
+    ufs_vols, ufs_mounts = [*ufs_vols, *hadoop_vols], [*ufs_mounts, *hadoop_mounts]
     hostname = ("GOOSEFS_WORKER_HOSTNAME", "status.hostIP")
     worker, job = spec.worker, spec.job_worker
     containers = [
@@ -589,8 +609,10 @@ def _services(inp: RenderInput, ports: Mapping[str, int]) -> list[dict[str, Any]
                               {"name": "job-embedded", "port": ports["job-master-embedded"]}]
         selector: dict[str, str] = {**inp.ctx.selector("master"),
                                     "statefulset.kubernetes.io/pod-name": pod}
-        services.append({"apiVersion": "v1", "kind": "Service",
-                         "metadata": _meta(inp, pod, "goosefs-master"),
+        meta = _meta(inp, pod, "goosefs-master")
+        if not inp.spec.disable_prometheus:
+            meta["labels"]["monitor"] = METRICS_LABEL
+        services.append({"apiVersion": "v1", "kind": "Service", "metadata": meta,
                          "spec": {"clusterIP": "None", "ports": service_ports,
                                   "selector": selector}})
     return services
