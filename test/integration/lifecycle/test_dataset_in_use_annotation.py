@@ -7,7 +7,6 @@ controller runs against the real API server (with kwok nodes running the pods).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,9 +14,9 @@ from typing import Any
 import pytest
 
 from fluid.api import constants, kinds
-from fluid.controllers import ControllerContext, setup_all
-from fluid.kube import KubeClient, errors, resources, slim
-from fluid.reconcile import Manager, ManagerConfig
+from fluid.kube import KubeClient, errors, resources
+from fluid.reconcile import Manager
+from fluid.testing import managers
 from fluid.testing.wait import eventually
 
 pytestmark = [pytest.mark.cluster, pytest.mark.workloads]
@@ -26,17 +25,8 @@ pytestmark = [pytest.mark.cluster, pytest.mark.workloads]
 @pytest.fixture
 async def dataset_controller(kube: KubeClient, fluid_crds: list[str],
                              workloads: list[str]) -> AsyncIterator[Manager]:
-    manager = Manager(kube, ManagerConfig(health_port=None, transforms=slim.TRANSFORMS))
-    setup_all(manager, ControllerContext(client=kube), ["dataset"])
-    task = asyncio.create_task(manager.run())
-    try:
-        await eventually(lambda: manager.ready or task.done(), timeout=30, what="caches synced")
-        if task.done():
-            task.result()
+    async with managers.running_controllers(kube, ["dataset"]) as manager:
         yield manager
-    finally:
-        manager.stop()
-        await asyncio.wait_for(task, 30)
 
 
 def _dataset(namespace: str, name: str) -> dict[str, Any]:
