@@ -26,12 +26,10 @@ from engines_e2e_support import (
     delete_and_wait_clean,
     engine_settings,
     instance,
-    labelled_nodes,
-    labels_follow_workers,
     ready_pod_names,
-    row,
     scale_out_and_back,
 )
+from sizeless_runtimes_e2e_support import bound_without_sizes
 
 from fluid.api import constants as c
 from fluid.api import kinds
@@ -109,38 +107,6 @@ async def rpc_endpoints(kube: KubeClient, namespace: str) -> list[str]:
     return [e.split(":")[0] for e in conf["data"]["VINEYARD_RPC_ENDPOINT"].split(",")]
 
 
-async def bound(kube: KubeClient, want: Expected, workers: int) -> None:
-    """Dataset Bound with upstream's empty size columns, the runtime Ready, the PVC Bound to
-    the ``vineyard-fuse`` PV, the workers' nodes labelled."""
-    ns = want.namespace
-
-    async def is_bound() -> bool:
-        return row(await kube.table(kinds.DATASET.resource, ns), NAME)["Phase"] == "Bound"
-    await eventually(is_bound, timeout=60, what="dataset Bound")
-    cells = row(await kube.table(kinds.DATASET.resource, ns), NAME)
-    assert {cells[k] for k in ("Ufs Total Size", "Cached", "Cache Capacity",
-                               "Cached Percentage")} <= {None, ""}
-    status = (await kube.get(kinds.DATASET.resource, NAME, ns))["status"]
-    assert status["runtimes"] == [{"name": NAME, "namespace": ns, "category": "Accelerate",
-                                   "type": "vineyard", "masterReplicas": 1}]
-    runtime_cells = row(await kube.table(want.kind.resource, ns), NAME)
-    assert (runtime_cells["Master Phase"], runtime_cells["Worker Phase"],
-            runtime_cells["Fuse Phase"], runtime_cells["Ready Workers"]) == (
-        "Ready", "Ready", "Ready", workers)
-
-    async def pvc_bound() -> bool:
-        pvc = await kube.get_or_none(resources.PERSISTENT_VOLUME_CLAIMS, NAME, ns)
-        return ((pvc or {}).get("status") or {}).get("phase") == "Bound"
-    await eventually(pvc_bound, timeout=30, what="PVC Bound")
-    pv = await kube.get(resources.PERSISTENT_VOLUMES, f"{ns}-{NAME}")
-    attributes = pv["spec"]["csi"]["volumeAttributes"]
-    assert (attributes["fluid_path"], attributes["mount_type"]) == (
-        f"/runtime-mnt/vineyard/{ns}/{NAME}/vineyard-fuse", "vineyard-fuse")
-    await eventually(lambda: labels_follow_workers(kube, ns, NAME, want.labels, workers),
-                     timeout=30, what="worker nodes labelled")
-    assert all(v == want.node_labels for v in (await labelled_nodes(kube, ns, NAME)).values())
-
-
 async def test_vineyard_runtime_from_upstreams_sample(
     kube: KubeClient, namespace: str, fluid_crds: list[str], workloads: list[str]
 ) -> None:
@@ -166,7 +132,7 @@ async def flow(kube: KubeClient, namespace: str, ports: PortAllocator) -> None:
     assert set(held) == {"master-client", "master-peer", "worker-rpc", "worker-exporter"}
     await check_workloads(kube, namespace, held)
 
-    await bound(kube, want, workers=2)
+    await bound_without_sizes(kube, want, workers=2, mount_type="vineyard-fuse")
 
     view = await scale_out_and_back(kube, want)
     assert view["status"]["selector"] == (
