@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from fluid.api import alluxio, dataops, dataset, goosefs, jindo, juicefs, thin, vineyard
+from fluid.api import alluxio, dataops, dataset, efc, goosefs, jindo, juicefs, thin, vineyard
 from fluid.api.base import FluidObject
 from fluid.api.constants import GROUP, VERSION
 from fluid.kube import resources
@@ -186,6 +186,15 @@ VINEYARD_RUNTIME = KindInfo(
     scale=ScaleSubresource(),
     runtime_type="vineyard",
 )
+EFC_RUNTIME = KindInfo(
+    kind="EFCRuntime",
+    plural="efcruntimes",
+    model=efc.EFCRuntime,
+    short_names=("efc",),
+    columns=_runtime_columns(),
+    scale=ScaleSubresource(label_selector_path=None),  # upstream sets no selector path
+    runtime_type="efc",
+)
 THIN_RUNTIME = KindInfo(
     kind="ThinRuntime",
     plural="thinruntimes",
@@ -238,7 +247,7 @@ DATA_PROCESS = KindInfo(
 
 RUNTIMES: tuple[KindInfo, ...] = (
     ALLUXIO_RUNTIME, JINDO_RUNTIME, JUICEFS_RUNTIME, GOOSEFS_RUNTIME, THIN_RUNTIME,
-    VINEYARD_RUNTIME,
+    VINEYARD_RUNTIME, EFC_RUNTIME,
 )
 DATA_OPERATIONS: tuple[KindInfo, ...] = (DATA_LOAD, DATA_BACKUP, DATA_MIGRATE, DATA_PROCESS)
 ALL: tuple[KindInfo, ...] = (DATASET, *RUNTIMES, THIN_RUNTIME_PROFILE, *DATA_OPERATIONS)

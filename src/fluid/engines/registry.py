@@ -23,6 +23,7 @@ ENGINES: dict[str, str] = {
     "JindoRuntime": "fluid.engines.jindo.engine:factory",
     "GooseFSRuntime": "fluid.engines.goosefs.engine:factory",
     "VineyardRuntime": "fluid.engines.vineyard.engine:factory",
+    "EFCRuntime": "fluid.engines.efc.engine:factory",
 }
 """Runtime kind -> ``module:attribute`` of its EngineFactory."""
 

@@ -1,0 +1,3 @@
+"""The EFC engine: Elastic File Client master, cache workers and FUSE for NAS datasets."""
+
+__all__ = ["engine", "manifests", "ops"]
