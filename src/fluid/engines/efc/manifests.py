@@ -230,8 +230,13 @@ def _image(version: VersionSpec | None, default: str) -> str:
     return f"{(version.image if version else None) or repo}:{(version.image_tag if version else None) or tag}"
 
 
-def _pull_policy(version: VersionSpec | None, inp: RenderInput) -> str:
-    return (version.image_pull_policy if version else None) or inp.images.pull_policy
+def _container(inp: RenderInput, *, role: str, version: VersionSpec | None, image: str,
+               args: list[str]) -> Obj:
+    """An EFC container: its image, and ``/entrypoint.sh <role> <args...>``."""
+    return {"name": f"efc-{role}", "image": _image(version, image),
+            "imagePullPolicy": (version.image_pull_policy if version else None)
+            or inp.images.pull_policy,
+            "command": ["/entrypoint.sh"], "args": [role, *args]}
 
 
 def _meta(inp: RenderInput, name: str, role: str) -> Obj:
@@ -264,10 +269,8 @@ _ENDPOINTS_VOLUME = {"name": "efc-worker-endpoints", "mountPath": "/etc/efc"}
 def _master(inp: RenderInput, info: MountInfo) -> Obj:
     master = inp.spec.master or EFCCompTemplateSpec()
     container = {
-        "name": "efc-master", "image": _image(master.version, inp.images.master),
-        "imagePullPolicy": _pull_policy(master.version, inp),
-        "command": ["/entrypoint.sh"],
-        "args": ["master", info.mount_point, MASTER_MOUNT, master_options(inp, info)],
+        **_container(inp, role="master", version=master.version, image=inp.images.master,
+                     args=[info.mount_point, MASTER_MOUNT, master_options(inp, info)]),
         "resources": dict(master.resources or {}),
         "securityContext": {"privileged": False},
         "lifecycle": {"preStop": {"exec": {"command": [
@@ -317,9 +320,8 @@ def _worker(inp: RenderInput, port: int) -> Obj:
     tier = cache_tier(inp.runtime)
     volume = _cache_volume(tier)
     container = {
-        "name": WORKER_CONTAINER, "image": _image(worker.version, inp.images.worker),
-        "imagePullPolicy": _pull_policy(worker.version, inp),
-        "command": ["/entrypoint.sh"], "args": ["worker", worker_options(inp, tier, port)],
+        **_container(inp, role="worker", version=worker.version, image=inp.images.worker,
+                     args=[worker_options(inp, tier, port)]),
         "resources": worker_resources(worker, tier),
         "ports": [{"name": "rpc", "containerPort": port, "protocol": "TCP"}],
         "volumeMounts": [{"name": volume["name"], "mountPath": tier.path}],
@@ -346,10 +348,8 @@ def _statefulset(inp: RenderInput, *, component: str, replicas: int, template: O
 def _fuse(inp: RenderInput, info: MountInfo) -> Obj:
     fuse = inp.spec.fuse or EFCFuseSpec()
     container = {
-        "name": "efc-fuse", "image": _image(fuse.version, inp.images.fuse),
-        "imagePullPolicy": _pull_policy(fuse.version, inp),
-        "command": ["/entrypoint.sh"],
-        "args": ["fuse", info.mount_point, f"/efc/{FUSE_DIR}", fuse_options(inp, info)],
+        **_container(inp, role="fuse", version=fuse.version, image=inp.images.fuse,
+                     args=[info.mount_point, f"/efc/{FUSE_DIR}", fuse_options(inp, info)]),
         "env": [{"name": "FLUID_RUNTIME_TYPE", "value": "efc"},
                 {"name": "FLUID_RUNTIME_NS", "value": inp.namespace},
                 {"name": "FLUID_RUNTIME_NAME", "value": inp.name}],
