@@ -115,6 +115,7 @@ class AlluxioEngine(base.CacheEngine):
         return manifests.render(manifests.RenderInput(
             spec=self.spec(snap), ctx=ctx, dataset=self.dataset(snap),
             fluid_path=self.fluid_path(), restore=self._restore(snap), hadoop=self._hadoop,
+            fuse_host_pid=base.fuse_host_pid(snap.runtime.get("metadata", {}).get("annotations")),
         ))
 
     def component_status(self, snap: base.Snapshot) -> base.Obj:

@@ -388,6 +388,8 @@ class RenderInput:
     restore: RestoreSource | None = None
     hadoop: base.HadoopConfig | None = None
     """What the engine found in ``spec.hadoopConfig`` (required when that is set)."""
+    fuse_host_pid: bool = False
+    """``runtime.fluid.io/fuse.hostpid``: FUSE pods share the node's PID namespace."""
 
     @property
     def dataset_spec(self) -> DatasetSpec:
@@ -565,14 +567,8 @@ def _user_mounts(*components: AlluxioCompTemplateSpec | AlluxioFuseSpec | None) 
 
 def _hadoop_mount(inp: RenderInput) -> tuple[list[Obj], list[Obj]]:
     """The ``hadoopConfig`` files found in the ConfigMap, under ``/hdfs-config``."""
-    wanted = inp.spec.hadoop_config
-    if not wanted:
-        return [], []
-    if inp.hadoop is None or inp.hadoop.configmap != wanted:
-        raise base.ValidationFailed(f"specified hadoopConfig {wanted!r} has not been read")
-    items = [{"key": f, "path": f} for f in inp.hadoop.files]
-    return ([{"name": HADOOP_VOLUME, "configMap": {"name": wanted, "items": items}}],
-            [{"name": HADOOP_VOLUME, "mountPath": HADOOP_DIR, "readOnly": True}])
+    return base.hadoop_config_mount(inp.spec.hadoop_config, inp.hadoop, volume=HADOOP_VOLUME,
+                                    directory=HADOOP_DIR)
 
 
 # -- pods -------------------------------------------------------------------------------------
@@ -924,6 +920,8 @@ def _fuse(inp: RenderInput) -> Obj:
         init_containers=[users.init_fuse(host_dir=inp.ctx.fuse_mount_path, volume="fuse-mount")]
         if users else [],
     )
+    if inp.fuse_host_pid:
+        pod["hostPID"] = True
     meta = _pod_metadata(inp.ctx, "fuse", [spec.pod_metadata, fuse.pod_metadata if fuse else None])
     return {
         "apiVersion": "apps/v1", "kind": "DaemonSet",

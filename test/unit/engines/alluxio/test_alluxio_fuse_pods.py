@@ -128,3 +128,13 @@ def test_no_pod_gets_an_istio_sidecar() -> None:
         assert meta["annotations"]["sidecar.istio.io/inject"] == "false", workload
         assert meta["labels"]["sidecar.istio.io/inject"] == "false", workload
     assert objects["DaemonSet/demo-fuse"]["spec"]["template"]["metadata"]["annotations"]["a"] == "b"
+
+
+def test_fuse_pods_share_the_node_pid_namespace_only_when_annotated() -> None:
+    """``runtime.fluid.io/fuse.hostpid: "true"`` on the runtime gives its FUSE pods hostPID."""
+    def fuse_pod(objects: dict[str, Obj]) -> Obj:
+        pod: Obj = objects["DaemonSet/demo-fuse"]["spec"]["template"]["spec"]
+        return pod
+
+    assert "hostPID" not in fuse_pod(render(MEM_SSD))
+    assert fuse_pod(render(MEM_SSD, fuse_host_pid=True))["hostPID"] is True
