@@ -11,7 +11,8 @@ when MEM sets ``high``/``low`` and another tier sets a ``path``; its memory requ
 limit cover the quota plus 500Mi for vineyardd itself. The ``-fuse`` DaemonSet exposes the
 socket under ``<root>/vineyard/<ns>/<name>/vineyard-fuse`` (options become upper-case env
 vars: ``SIZE``, ``ETCD_ENDPOINT``, ``ETCD_PREFIX``...) with the workers' RPC endpoints
-mounted from ConfigMap ``<name>-rpc-conf``. Components on the host network (the default,
+mounted from ConfigMap ``<name>-rpc-conf`` (``hostPID`` when the runtime's
+``runtime.fluid.io/fuse.hostpid`` annotation says so). Components on the host network (the default,
 as upstream) use ports from the shared allocator. Pure: no I/O. Called by
 ``fluid.engines.vineyard.engine`` and unit tests.
 """
@@ -463,7 +464,8 @@ def _fuse(inp: RenderInput, ports: Ports) -> Obj:
     pod_spec = _network({
         "enableServiceLinks": False, "nodeSelector": dict(inp.ctx.fuse_node_selector),
         "tolerations": [{"operator": "Exists"}], "terminationGracePeriodSeconds": 60,
-        "restartPolicy": "Always", "hostPID": False, "containers": [container],
+        "restartPolicy": "Always", "hostPID": base.fuse_host_pid(inp.runtime.annotations),
+        "containers": [container],
         "volumes": [
             {"name": "vineyard-fuse-mount", "hostPath": {"path": host_dir, "type": "DirectoryOrCreate"}},
             {"name": "vineyard-rpc-conf", "configMap": {"name": f"{inp.name}-rpc-conf"}},

@@ -19,8 +19,11 @@ RUNTIME: Obj = {
 }
 
 
-def _render(spec: Obj | None = None, *, ports: dict[str, int] | None = None) -> dict[tuple[str, str], Obj]:
+def _render(spec: Obj | None = None, *, ports: dict[str, int] | None = None,
+            annotations: dict[str, str] | None = None) -> dict[tuple[str, str], Obj]:
     runtime = {**RUNTIME, "spec": spec if spec is not None else RUNTIME["spec"]}
+    if annotations:
+        runtime["metadata"] = {**RUNTIME["metadata"], "annotations": annotations}
     ctx = render_context(kind="VineyardRuntime", namespace="ml", name="vineyard",
                          runtime_type="vineyard", ports=ports,
                          replicas=runtime["spec"].get("replicas", 1))
@@ -189,3 +192,12 @@ def test_user_volumes_follow_their_mounts() -> None:
 def test_a_runtime_without_memory_is_refused(levels: list[Obj]) -> None:
     with pytest.raises(manifests.RenderError, match=r"MEM|empty"):
         _render({"replicas": 1, "tieredstore": {"levels": levels}})
+
+
+@pytest.mark.parametrize(("annotations", "host_pid"), [
+    (None, False), ({"runtime.fluid.io/fuse.hostpid": "true"}, True),
+    ({"runtime.fluid.io/fuse.hostpid": "no"}, False)])
+def test_the_clients_share_the_host_pid_namespace_on_request(
+        annotations: dict[str, str] | None, host_pid: bool) -> None:
+    fuse = _render(annotations=annotations)[("DaemonSet", "vineyard-fuse")]
+    assert fuse["spec"]["template"]["spec"]["hostPID"] is host_pid
