@@ -111,6 +111,7 @@ __all__ = [
     "read_hadoop_config",
     "set_condition",
     "user_volumes",
+    "uses_host_network",
     "volume_metadata",
 ]
 
@@ -1080,6 +1081,12 @@ def mount_modes(value: str) -> frozenset[str]:
                              f"{', '.join((*MOUNT_MODES, 'All', 'None'))}")
         selected.add(mode)
     return frozenset(selected)
+
+
+def uses_host_network(mode: c.NetworkMode | None) -> bool:
+    """Whether a component with ``networkMode`` ``mode`` runs on the host network: unset and
+    ``Default`` mean the host network, as upstream's ``IsHostNetwork``."""
+    return mode in (None, c.NetworkMode.DEFAULT, c.NetworkMode.HOST_NETWORK)
 
 
 def fuse_host_pid(annotations: Mapping[str, str] | None) -> bool:

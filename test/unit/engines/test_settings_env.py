@@ -117,3 +117,24 @@ def test_spec_with_images_fills_empty_fields_only() -> None:
     assert filled["alluxioVersion"] == {"image": "registry:5000/op/alluxio", "imageTag": "mine"}
     assert filled["fuse"] == {"args": ["fuse"]}  # A_FUSE not set
     assert spec["alluxioVersion"] == {"imageTag": "mine"}  # the input is not changed
+
+
+def test_vineyard_and_efc_default_images_reach_their_engines() -> None:
+    """Upstream's chart names VINEYARD_*_IMAGE_ENV and EFC_*_IMAGE_ENV; each engine uses them."""
+    from fluid.engines import base
+    from fluid.engines.efc.engine import EFCEngine
+    from fluid.engines.vineyard.engine import VineyardEngine
+    from fluid.scheduling.ports import PortAllocator, PortRange
+
+    config = settings_env.engine_config({"VINEYARD_MASTER_IMAGE_ENV": "op/etcd:1",
+                            "VINEYARD_FUSE_IMAGE_ENV": "op/v6d-fuse:2",
+                            "EFC_WORKER_IMAGE_ENV": "op/efc-worker:3"})
+    deps = base.EngineDeps(client=None, view=base.MemoryView(),  # type: ignore[arg-type]
+                           ports=PortAllocator(PortRange(30000, 30100)), events=None,  # type: ignore[arg-type]
+                           executor=base.RecordingExecutor(), config=config)
+    vineyard = VineyardEngine(deps, base.RuntimeKey("VineyardRuntime", "ns", "v"))
+    efc = EFCEngine(deps, base.RuntimeKey("EFCRuntime", "ns", "e"))
+    assert (vineyard.images.master, vineyard.images.fuse) == ("op/etcd:1", "op/v6d-fuse:2")
+    assert vineyard.images.worker == VineyardEngine(
+        attrs.evolve(deps, config=settings_env.engine_config({})), vineyard.key).images.worker
+    assert efc.images.worker == "op/efc-worker:3"

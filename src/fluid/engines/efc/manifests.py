@@ -31,7 +31,7 @@ from fluid.api.dataset import Dataset
 from fluid.api.efc import EFCCompTemplateSpec, EFCFuseSpec, EFCRuntime, EFCRuntimeSpec
 from fluid.api.quantity import parse_quantity
 from fluid.api.runtime_common import Level, VersionSpec
-from fluid.engines.base import Obj, RenderContext
+from fluid.engines.base import Obj, RenderContext, uses_host_network
 
 __all__ = [
     "FUSE_DIR",
@@ -139,9 +139,6 @@ def mount_info(dataset: Dataset) -> MountInfo:
                       "nor cpfs://<id>.<region>.cpfs.aliyuncs.com:/share/<dir>")
 
 
-def _host_network(mode: NetworkMode | None) -> bool:
-    return mode in (None, NetworkMode.DEFAULT, NetworkMode.HOST_NETWORK)
-
 
 def _enabled(component: EFCCompTemplateSpec | None) -> bool:
     return not (component and component.disabled)
@@ -156,7 +153,7 @@ def master_replicas(spec: EFCRuntimeSpec) -> int:
 
 def port_names(spec: EFCRuntimeSpec) -> list[str]:
     """Only the worker's RPC port is allocated, and only on the host network."""
-    return ["worker-rpc"] if _host_network(spec.worker.network_mode if spec.worker else None) else []
+    return ["worker-rpc"] if uses_host_network(spec.worker.network_mode if spec.worker else None) else []
 
 
 def _first_level(spec: EFCRuntimeSpec) -> Level | None:
@@ -258,7 +255,7 @@ def _pod_spec(inp: RenderInput, *, mode: NetworkMode | None, node_selector: Mapp
     spec: Obj = {"enableServiceLinks": False, "nodeSelector": dict(node_selector),
                  "tolerations": [dict(t) for t in inp.ctx.tolerations],
                  "containers": containers, "volumes": volumes}
-    if _host_network(mode):
+    if uses_host_network(mode):
         spec.update(hostNetwork=True, dnsPolicy="ClusterFirstWithHostNet")
     return spec
 

@@ -26,12 +26,12 @@ from typing import Any
 import attrs
 
 from fluid.api import constants, converter
-from fluid.api.constants import FuseCleanPolicy, NetworkMode, VolumeType
+from fluid.api.constants import FuseCleanPolicy, VolumeType
 from fluid.api.dataset import Dataset, EncryptOption, Mount
 from fluid.api.juicefs import JuiceFSRuntime, JuiceFSRuntimeSpec
 from fluid.api.quantity import parse_quantity
 from fluid.api.runtime_common import EnvVar, Level
-from fluid.engines.base import Obj, RenderContext
+from fluid.engines.base import Obj, RenderContext, uses_host_network
 
 __all__ = [
     "COMMUNITY_CLI",
@@ -509,9 +509,6 @@ def _user_volumes(spec: JuiceFSRuntimeSpec, mounts: list[dict[str, Any]], *,
     return volumes
 
 
-def _host_network(mode: NetworkMode | None) -> bool:
-    return mode in (None, NetworkMode.DEFAULT, NetworkMode.HOST_NETWORK)
-
 
 def _pod_metadata(spec: JuiceFSRuntimeSpec, component: Any) -> tuple[dict[str, str], dict[str, str]]:
     labels = dict((spec.pod_metadata.labels if spec.pod_metadata else None) or {})
@@ -570,7 +567,7 @@ def _worker(inp: RenderInput, config: JuiceFSConfig, mount_path: str) -> dict[st
     user_mounts = [dict(m) for m in (worker.volume_mounts if worker else None) or []]
     templates = {t.get("metadata", {}).get("name") for t in spec.volume_claim_templates or []}
     cache_vols, cache_mounts = _cache_volumes(cache_dirs(spec), user_mounts)
-    host_network = _host_network(worker.network_mode if worker else None)
+    host_network = uses_host_network(worker.network_mode if worker else None)
     image, pull_policy = _image_of(inp, config, fuse=False)
     pod_spec: dict[str, Any] = {
         "hostNetwork": host_network,
@@ -625,7 +622,7 @@ def _fuse(inp: RenderInput, config: JuiceFSConfig, mount_path: str) -> dict[str,
     pod_labels, pod_annotations = _pod_metadata(spec, fuse)
     user_mounts = [dict(m) for m in (fuse.volume_mounts if fuse else None) or []]
     cache_vols, cache_mounts = _cache_volumes(cache_dirs(spec), user_mounts)
-    host_network = _host_network(fuse.network_mode if fuse else None)
+    host_network = uses_host_network(fuse.network_mode if fuse else None)
     host_path = inp.ctx.fuse_mount_path
     image, pull_policy = _image_of(inp, config, fuse=True)
     pod_spec: dict[str, Any] = {
@@ -690,8 +687,8 @@ def clean_policy(runtime: JuiceFSRuntime) -> FuseCleanPolicy:
 def host_network_components(runtime: JuiceFSRuntime) -> tuple[bool, bool]:
     """(worker, fuse) on the host network: unset network modes mean host network."""
     spec = runtime.spec or JuiceFSRuntimeSpec()
-    return (_host_network(spec.worker.network_mode if spec.worker else None),
-            _host_network(spec.fuse.network_mode if spec.fuse else None))
+    return (uses_host_network(spec.worker.network_mode if spec.worker else None),
+            uses_host_network(spec.fuse.network_mode if spec.fuse else None))
 
 
 def render(inp: RenderInput) -> Rendered:

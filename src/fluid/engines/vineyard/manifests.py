@@ -37,7 +37,7 @@ from fluid.api.vineyard import (
     VineyardRuntimeSpec,
 )
 from fluid.engines import base
-from fluid.engines.base import Obj, RenderContext
+from fluid.engines.base import Obj, RenderContext, uses_host_network
 
 __all__ = [
     "DEFAULT_PORTS",
@@ -115,10 +115,6 @@ class RenderInput:
 # -- decisions ------------------------------------------------------------------------------
 
 
-def _host_network(mode: NetworkMode | None) -> bool:
-    """Unset means the host network, as upstream's ``IsHostNetwork``."""
-    return mode in (None, NetworkMode.DEFAULT, NetworkMode.HOST_NETWORK)
-
 
 def external_endpoint(spec: VineyardRuntimeSpec) -> str | None:
     """``master.endpoint.uri`` of an external etcd, or None when the master is deployed."""
@@ -136,9 +132,9 @@ def master_replicas(spec: VineyardRuntimeSpec) -> int:
 def port_names(spec: VineyardRuntimeSpec) -> list[str]:
     """Host ports to allocate: the master's and the worker's when on the host network."""
     names = []
-    if master_replicas(spec) and _host_network(spec.master.network_mode if spec.master else None):
+    if master_replicas(spec) and uses_host_network(spec.master.network_mode if spec.master else None):
         names += ["master-client", "master-peer"]
-    if _host_network(spec.worker.network_mode if spec.worker else None):
+    if uses_host_network(spec.worker.network_mode if spec.worker else None):
         names += ["worker-rpc", "worker-exporter"]
     return names
 
@@ -238,7 +234,7 @@ def _template(inp: RenderInput, *, component: str, role: str, own: PodMetadata |
 
 
 def _network(pod_spec: Obj, mode: NetworkMode | None) -> Obj:
-    if _host_network(mode):
+    if uses_host_network(mode):
         pod_spec["hostNetwork"] = True
         pod_spec["dnsPolicy"] = "ClusterFirstWithHostNet"
     return pod_spec
