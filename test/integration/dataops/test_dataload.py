@@ -99,5 +99,9 @@ async def test_a_stale_lock_holder_is_pruned(kube: KubeClient, namespace: str, d
     await bound_dataset(kube, namespace, "phy", status={"operationRef": {"DataLoad": "ghost"}})
     await kube.create(data_load(namespace, "fresh", "phy"))
     await wait_phase(kube, "DataLoad", namespace, "fresh", "Complete")
-    dataset = await kube.get(kinds.DATASET.resource, "phy", namespace)
-    assert "DataLoad" not in (dataset["status"].get("operationRef") or {})
+
+    async def released() -> bool:  # the lock goes in a write after the phase's
+        dataset = await kube.get(kinds.DATASET.resource, "phy", namespace)
+        return "DataLoad" not in (dataset["status"].get("operationRef") or {})
+
+    await eventually(released, timeout=30, what="the DataLoad lock released on the Dataset")
