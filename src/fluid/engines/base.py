@@ -163,6 +163,12 @@ class RuntimeKey:
         """``<ns>-<name>``: the engine id, PV name and ``fluid.io/dataset-id`` value."""
         return c.dataset_id(self.namespace, self.name)
 
+    def cache_dir(self, root: str) -> str:
+        """``<root>/<ns>/<name>``: this dataset's own directory under a tiered-store path, so
+        that runtimes sharing a node (Shared placement) never share cache blocks (upstream's
+        layout for every tier path)."""
+        return posixpath.join(root, self.namespace, self.name)
+
     def __str__(self) -> str:
         return f"{self.kind}/{self.namespace}/{self.name}"
 
