@@ -8,7 +8,9 @@ master StatefulSet ``<name>-master`` (containers ``alluxio-master``,
 StatefulSet ``<name>-worker`` (``alluxio-worker`` and ``alluxio-job-worker``) and the FUSE
 DaemonSet ``<name>-fuse``. Decides Alluxio properties (ports, root UFS, journal, tiered
 store, replication, short-circuit, Hadoop files), turns tiered-store levels into worker
-volumes (and, for short-circuit reads, FUSE volumes) and ``local://``/``pvc://`` mounts
+volumes (and, for short-circuit reads, FUSE volumes) at the dataset's own directory
+``<path>/<ns>/<name>`` under each tier path, never the bare path that other runtimes on
+the node also use, and ``local://``/``pvc://`` mounts
 into volumes under ``/underFSStorage``; raises the worker's memory request to the MEM
 tier; mounts the ``volumes`` each component's ``volumeMounts`` name; runs every process
 as ``runAs`` with upstream's init-users containers; FUSE options follow the Dataset's
@@ -219,15 +221,23 @@ def resolved_ports(spec: AlluxioRuntimeSpec, allocated: Mapping[str, int]) -> di
 
 @attrs.frozen
 class Tier:
-    """One tiered-store level with its paths and per-path quota in bytes."""
+    """One tiered-store level with the user's paths (``roots``) and per-path quota in bytes.
+
+    The cache lives in each root's per-dataset directory (``dirs``), never in the root
+    itself: two runtimes on one node would otherwise share, and corrupt, their blocks.
+    """
 
     alias: str
-    paths: tuple[str, ...]
+    roots: tuple[str, ...]
     quotas: tuple[int, ...]
     volume_type: str
     high: str | None
     low: str | None
     volume_source: Obj | None = None
+
+    def dirs(self, key: base.RuntimeKey) -> tuple[str, ...]:
+        """``<root>/<ns>/<name>`` for every root: this dataset's cache directories."""
+        return tuple(key.cache_dir(root) for root in self.roots)
 
 
 def _split_quota(level: Level, count: int) -> tuple[int, ...]:
@@ -246,7 +256,7 @@ def tiers(spec: AlluxioRuntimeSpec) -> list[Tier]:
     for level in levels:
         paths = tuple(p.strip() for p in (level.path or "/dev/shm").split(",") if p.strip())
         result.append(Tier(
-            alias=level.mediumtype.value, paths=paths, quotas=_split_quota(level, len(paths)),
+            alias=level.mediumtype.value, roots=paths, quotas=_split_quota(level, len(paths)),
             volume_type=(level.volume_type or c.VolumeType.HOST_PATH).value,
             high=level.high, low=level.low, volume_source=level.volume_source,
         ))
@@ -263,15 +273,15 @@ def alluxio_size(size: int) -> str:
     return f"{size}B"
 
 
-def _tier_properties(spec: AlluxioRuntimeSpec) -> dict[str, str]:
+def _tier_properties(spec: AlluxioRuntimeSpec, key: base.RuntimeKey) -> dict[str, str]:
     levels = tiers(spec)
     props = {"alluxio.worker.tieredstore.levels": str(len(levels))}
     for i, tier in enumerate(levels):
         prefix = f"alluxio.worker.tieredstore.level{i}"
         props[f"{prefix}.alias"] = tier.alias
-        props[f"{prefix}.dirs.path"] = ",".join(tier.paths)
+        props[f"{prefix}.dirs.path"] = ",".join(tier.dirs(key))
         props[f"{prefix}.dirs.quota"] = ",".join(alluxio_size(q) for q in tier.quotas)
-        props[f"{prefix}.dirs.mediumtype"] = ",".join(tier.alias for _ in tier.paths)
+        props[f"{prefix}.dirs.mediumtype"] = ",".join(tier.alias for _ in tier.roots)
         if tier.high:
             props[f"{prefix}.watermark.high.ratio"] = tier.high
         if tier.low:
@@ -285,13 +295,16 @@ def short_circuit(spec: AlluxioRuntimeSpec) -> bool:
     return all(t.volume_type != c.VolumeType.EMPTY_DIR for t in tiers(spec))
 
 
-def tier_volumes(spec: AlluxioRuntimeSpec, *, host_only: bool = False) -> tuple[list[Obj], list[Obj]]:
-    """Volumes and volumeMounts for every tier path (hostPath or emptyDir); ``host_only``
-    keeps the hostPath ones (what FUSE mounts for short-circuit reads)."""
+def tier_volumes(spec: AlluxioRuntimeSpec, *, key: base.RuntimeKey,
+                 host_only: bool = False) -> tuple[list[Obj], list[Obj]]:
+    """Volumes and volumeMounts for every tier path (hostPath or emptyDir), both at the
+    dataset's own directory ``<path>/<ns>/<name>`` (on the host, and in the container where
+    the properties point); ``host_only`` keeps the hostPath ones (what FUSE mounts for
+    short-circuit reads)."""
     volumes: list[Obj] = []
     mounts: list[Obj] = []
     for i, tier in enumerate(tiers(spec)):
-        for j, (path, quota) in enumerate(zip(tier.paths, tier.quotas, strict=True)):
+        for j, (path, quota) in enumerate(zip(tier.dirs(key), tier.quotas, strict=True)):
             name = f"tier-{i}-{j}"
             if tier.volume_type == c.VolumeType.EMPTY_DIR:
                 if host_only:
@@ -464,7 +477,7 @@ def properties(inp: RenderInput) -> dict[str, str]:
             props[prop] = str(ports[port_name])
     if spec.data and spec.data.replicas:
         props["alluxio.user.file.replication.max"] = str(max(spec.data.replicas, 1))
-    props.update(_tier_properties(spec))
+    props.update(_tier_properties(spec, inp.ctx.key))
     props.update(_following_properties(inp))
     props.update({k: str(v) for k, v in (spec.properties or {}).items()})
     return props
@@ -812,7 +825,7 @@ def _worker(inp: RenderInput) -> Obj:
     image = _image(spec)
     ports = resolved_ports(spec, inp.ctx.ports)
     conf_volume, conf_mount = _config_volume(name)
-    tier_vols, tier_mounts = tier_volumes(spec)
+    tier_vols, tier_mounts = tier_volumes(spec, key=inp.ctx.key)
     hadoop_volumes, hadoop_mounts = _hadoop_mount(inp)
     mounts = [conf_mount, *tier_mounts, *(u.volume_mount for u in inp.ctx.ufs), *hadoop_mounts]
     worker = _container(
@@ -893,7 +906,8 @@ def _fuse_env(inp: RenderInput) -> list[Obj]:
 def _fuse(inp: RenderInput) -> Obj:
     spec, name, fuse = inp.spec, inp.ctx.key.name, inp.spec.fuse
     conf_volume, conf_mount = _config_volume(name)
-    tier_vols, tier_mounts = tier_volumes(spec, host_only=True) if short_circuit(spec) else ([], [])
+    tier_vols, tier_mounts = (tier_volumes(spec, key=inp.ctx.key, host_only=True)
+                              if short_circuit(spec) else ([], []))
     container = _container(
         inp, name="alluxio-fuse", image=_fuse_image(spec), args=fuse_args(inp), ports={},
         env=_fuse_env(inp),

@@ -107,7 +107,7 @@ def test_fuse_mounts_the_host_tier_paths_for_short_circuit_reads() -> None:
     assert tiers == [v for v in worker_pod["volumes"] if v["name"].startswith("tier-")]
     mounts = {m["name"]: m["mountPath"] for m in fuse_container(objects)["volumeMounts"]}
     assert (mounts["tier-0-0"], mounts["tier-1-0"], mounts["tier-1-1"]) == (
-        "/dev/shm", "/mnt/ssd1", "/mnt/ssd2")
+        "/dev/shm/default/demo", "/mnt/ssd1/default/demo", "/mnt/ssd2/default/demo")
     assert "alluxio.user.short.circuit.enabled" not in properties(objects)
 
 

@@ -16,15 +16,15 @@ Obj = dict[str, Any]
 
 
 def context(*, ports: dict[str, int] | None = None, ufs: list[base.UfsMount] | None = None,
-            replicas: int = 2) -> base.RenderContext:
-    key = base.RuntimeKey("AlluxioRuntime", "default", "demo")
+            replicas: int = 2, namespace: str = "default", name: str = "demo") -> base.RenderContext:
+    key = base.RuntimeKey("AlluxioRuntime", namespace, name)
     return base.RenderContext(
-        key=key, labels={"app.kubernetes.io/instance": "demo", "fluid.io/dataset-id": "default-demo"},
+        key=key, labels={"app.kubernetes.io/instance": name, "fluid.io/dataset-id": key.id},
         ports=ports or {}, replicas=replicas, worker_affinity={"marker": "affinity"},
         tolerations=[{"key": "gpu", "operator": "Exists"}],
-        fuse_node_selector={"fluid.io/f-default-demo": "true"},
-        fuse_mount_path="/runtime-mnt/alluxio/default/demo", ufs=ufs or [],
-        values_name="demo-alluxio-values",
+        fuse_node_selector={f"fluid.io/f-{key.id}": "true"},
+        fuse_mount_path=f"/runtime-mnt/alluxio/{namespace}/{name}", ufs=ufs or [],
+        values_name=f"{name}-alluxio-values",
     )
 
 
@@ -78,18 +78,58 @@ def test_tiers_become_worker_volumes_and_properties_in_tier_order() -> None:
     assert props["alluxio.worker.tieredstore.levels"] == "2"
     assert props["alluxio.worker.tieredstore.level0.alias"] == "MEM"
     assert props["alluxio.worker.tieredstore.level0.dirs.quota"] == "2GB"
-    assert props["alluxio.worker.tieredstore.level1.dirs.path"] == "/mnt/ssd1,/mnt/ssd2"
+    assert props["alluxio.worker.tieredstore.level0.dirs.path"] == "/dev/shm/default/demo"
+    assert props["alluxio.worker.tieredstore.level1.dirs.path"] == (
+        "/mnt/ssd1/default/demo,/mnt/ssd2/default/demo")
     assert props["alluxio.worker.tieredstore.level1.dirs.quota"] == "10GB,10GB"
     assert props["alluxio.worker.tieredstore.level1.watermark.high.ratio"] == "0.9"
     pod = objects["StatefulSet/demo-worker"]["spec"]["template"]["spec"]
     tier_volumes = {v["name"]: v for v in pod["volumes"] if v["name"].startswith("tier-")}
     assert tier_volumes == {
-        "tier-0-0": {"name": "tier-0-0", "hostPath": {"path": "/dev/shm", "type": "DirectoryOrCreate"}},
-        "tier-1-0": {"name": "tier-1-0", "hostPath": {"path": "/mnt/ssd1", "type": "DirectoryOrCreate"}},
-        "tier-1-1": {"name": "tier-1-1", "hostPath": {"path": "/mnt/ssd2", "type": "DirectoryOrCreate"}},
+        "tier-0-0": {"name": "tier-0-0", "hostPath": {"path": "/dev/shm/default/demo",
+                                                      "type": "DirectoryOrCreate"}},
+        "tier-1-0": {"name": "tier-1-0", "hostPath": {"path": "/mnt/ssd1/default/demo",
+                                                      "type": "DirectoryOrCreate"}},
+        "tier-1-1": {"name": "tier-1-1", "hostPath": {"path": "/mnt/ssd2/default/demo",
+                                                      "type": "DirectoryOrCreate"}},
     }
-    mounts = {m["name"]: m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
-    assert mounts["tier-1-1"] == "/mnt/ssd2"
+    for container in pod["containers"]:
+        mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+        assert (mounts["tier-0-0"], mounts["tier-1-0"], mounts["tier-1-1"]) == (
+            "/dev/shm/default/demo", "/mnt/ssd1/default/demo", "/mnt/ssd2/default/demo")
+
+
+def _cache_dirs(objects: dict[str, Obj], name: str) -> tuple[set[str], set[str]]:
+    """(hostPath directories of the worker's tier volumes, tier paths in its properties)."""
+    pod = objects[f"StatefulSet/{name}-worker"]["spec"]["template"]["spec"]
+    host = {v["hostPath"]["path"] for v in pod["volumes"] if v["name"].startswith("tier-")}
+    text = objects[f"ConfigMap/{name}-config"]["data"]["alluxio-site.properties"]
+    props = dict(line.split("=", 1) for line in text.splitlines())
+    levels = int(props["alluxio.worker.tieredstore.levels"])
+    configured = {p for i in range(levels)
+                  for p in props[f"alluxio.worker.tieredstore.level{i}.dirs.path"].split(",")}
+    return host, configured
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    (("default", "demo"), ("default", "other")),   # same namespace, both on /dev/shm
+    (("team-a", "data"), ("team-b", "data")),      # same name in two namespaces
+])
+def test_two_runtimes_sharing_a_node_get_disjoint_cache_directories(
+    first: tuple[str, str], second: tuple[str, str],
+) -> None:
+    mounts = [{"mountPoint": "https://x.org/a/", "name": "a"}]
+    dirs = []
+    for namespace, name in (first, second):
+        ctx = context(namespace=namespace, name=name, ufs=base.ufs_mounts(mounts))
+        host, configured = _cache_dirs(render(MEM_SSD, ctx=ctx), name)
+        assert host == configured  # Alluxio writes where the host directory is mounted
+        assert all(d.endswith(f"/{namespace}/{name}") for d in host)
+        dirs.append(host)
+    assert len(dirs[0]) == len(dirs[1]) == 3
+    assert not dirs[0] & dirs[1]
+    for a in dirs[0]:  # neither runtime's directory contains the other's
+        assert not any(b.startswith(a + "/") or a.startswith(b + "/") for b in dirs[1])
 
 
 def test_empty_dir_memory_tier() -> None:
@@ -98,6 +138,8 @@ def test_empty_dir_memory_tier() -> None:
     pod = render(raw)["StatefulSet/demo-worker"]["spec"]["template"]["spec"]
     (tier,) = [v for v in pod["volumes"] if v["name"].startswith("tier-")]
     assert tier == {"name": "tier-0-0", "emptyDir": {"medium": "Memory", "sizeLimit": str(2**30)}}
+    mounts = {m["name"]: m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+    assert mounts["tier-0-0"] == "/dev/shm/default/demo"  # where the properties point
 
 
 def test_pvc_and_local_mounts_are_volumes_under_underfsstorage() -> None:
