@@ -108,10 +108,15 @@ async def bind_source_pvc(kube: KubeClient, namespace: str) -> None:
 async def check_seed_workloads(kube: KubeClient, namespace: str) -> None:
     """As upstream renders the seed: the worker asks for the 20Gi MEM tier's memory and
     the scheduler placed it so; FUSE is read-only (the Dataset is ReadOnlyMany), reads the
-    tier path itself (short-circuit), knows its node's address and has no Istio sidecar."""
+    dataset's own tier directory ``/dev/shm/<ns>/<name>`` itself (short-circuit), knows its
+    node's address and has no Istio sidecar."""
     worker = await kube.get(resources.STATEFULSETS, f"{NAME}-worker", namespace)
     template = worker["spec"]["template"]["spec"]["containers"][0]
     assert template["resources"]["requests"]["memory"] == "20Gi"
+    cache_dir = f"/dev/shm/{namespace}/{NAME}"
+    assert {"name": "tier-0-0", "hostPath": {"path": cache_dir, "type": "DirectoryOrCreate"}} in \
+        worker["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "tier-0-0", "mountPath": cache_dir} in template["volumeMounts"]
     pod = await kube.get(resources.PODS, f"{NAME}-worker-0", namespace)
     assert pod["spec"]["containers"][0]["resources"]["requests"]["memory"] == "20Gi"
     assert template["env"][0] == {"name": "ALLUXIO_WORKER_HOSTNAME", "valueFrom": {
@@ -124,7 +129,7 @@ async def check_seed_workloads(kube: KubeClient, namespace: str) -> None:
         "fuse", "--fuse-opts=kernel_cache,ro,max_read=131072,attr_timeout=7200,"
                 "entry_timeout=7200,nonempty,allow_other",
         f"/runtime-mnt/alluxio/{namespace}/{NAME}/alluxio-fuse", "/"]
-    assert {"name": "tier-0-0", "mountPath": "/dev/shm"} in [
+    assert {"name": "tier-0-0", "mountPath": cache_dir} in [
         {k: m[k] for k in ("name", "mountPath")} for m in container["volumeMounts"]]
     assert container["env"][0]["name"] == "ALLUXIO_CLIENT_HOSTNAME"
 
