@@ -211,8 +211,8 @@ def test_run_as_runs_every_process_as_the_user_with_init_users() -> None:
         ("init-users", "registry.example.com/init-users:v1", ["init_users"]),
         ("init-users", "registry.example.com/init-users:v1", ["init_users", "chmod_tierpath"]),
         ("init-fuse", "registry.example.com/init-users:v1", ["chmod_fuse_mountpoint"])]
-    assert {"name": "FLUID_TIERSTORE_PATHS", "value": "/dev/shm/default/demo:/mnt/ssd1/default/demo:/mnt/ssd2/default/demo"} in \
-        worker_init[0]["env"]
+    tier_dirs = "/dev/shm/default/demo:/mnt/ssd1/default/demo:/mnt/ssd2/default/demo"
+    assert {"name": "FLUID_TIERSTORE_PATHS", "value": tier_dirs} in worker_init[0]["env"]
     assert {"name": "FLUID_INIT_USERS", "value": "1201:alluxio:1202,1202:birds"} in \
         master_init[0]["env"]
     fuse = pod(objects, "DaemonSet/demo-fuse")["containers"][0]
