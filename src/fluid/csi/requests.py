@@ -18,9 +18,9 @@ import attrs
 import structlog
 
 from fluid.api import constants
+from fluid.api.mount_modes import mount_modes
 from fluid.csi import errors
 from fluid.csi.proto import csi_pb2
-from fluid.engines import base
 
 __all__ = [
     "CTX_FLUID_PATH",
@@ -173,7 +173,7 @@ def _skips_mount_pod_check(value: str) -> bool:
     """Whether the mount-mode list selects ``MountPod``; any unknown word is refused, as
     upstream refuses it."""
     try:
-        return "MountPod" in base.mount_modes(value)
+        return "MountPod" in mount_modes(value)
     except ValueError as exc:
         raise errors.InvalidArgument(f"volume_context[{CTX_SKIP_CHECK}]: {exc}") from None
 

@@ -44,6 +44,7 @@ from fluid.api import constants as c
 from fluid.api import converter
 from fluid.api.dataset import Dataset, EncryptOption, User
 from fluid.api.kinds import BY_KIND, KindInfo
+from fluid.api.mount_modes import mount_modes
 from fluid.api.quantity import format_binary, parse_quantity
 from fluid.api.runtime_common import InitUsersSpec
 from fluid.kube import KubeClient, errors, resources
@@ -1068,27 +1069,6 @@ ANNOTATION_FUSE_HOST_PID = "runtime.fluid.io/fuse.hostpid"
 LABEL_NODE_PUBLISH_METHOD = "fluid.io/node-publish-method"
 """A PV label from ``data.fluid.io/metadataList`` that upstream also passes to the CSI plugin."""
 VOLUME_ATTR_PUBLISH_METHOD = "node_publish_method"
-MOUNT_MODES = ("MountPod", "Sidecar")
-"""How a FUSE client serves pods: a DaemonSet pod behind the CSI plugin, or a sidecar."""
-
-
-def mount_modes(value: str) -> frozenset[str]:
-    """The modes a comma list selects (upstream's mount-mode selector, used by
-    ``skip-check-mount-ready-target`` and ``fuse.metrics.scrapeTarget``): ``All`` selects
-    every mode and ends the list, ``None`` ends it; ValueError names any other word."""
-    selected: set[str] = set()
-    for mode in (m for m in value.split(",") if m):
-        if mode == "All":
-            return frozenset(MOUNT_MODES)
-        if mode == "None":
-            break
-        if mode not in MOUNT_MODES:
-            raise ValueError(f"unsupported mount mode {mode!r}, expected a comma list of "
-                             f"{', '.join((*MOUNT_MODES, 'All', 'None'))}")
-        selected.add(mode)
-    return frozenset(selected)
-
-
 def uses_host_network(mode: c.NetworkMode | None) -> bool:
     """Whether a component with ``networkMode`` ``mode`` runs on the host network: unset and
     ``Default`` mean the host network, as upstream's ``IsHostNetwork``."""
