@@ -73,11 +73,15 @@ async def controllers(kube: KubeClient, fluid_crds: list[str], workloads: list[s
 
 @pytest.fixture
 async def zone_node(kube: KubeClient, workloads: list[str]) -> AsyncIterator[tuple[str, str]]:
-    """A kwok node in a zone of its own (removed again afterwards)."""
+    """A kwok node in a zone of its own; its own zone label is restored afterwards (the nodes
+    are shared by the whole session)."""
     node, zone = workloads[2], f"zone-{uuid.uuid4().hex[:6]}"
+    original = (await kube.get(resources.NODES, node))["metadata"]["labels"].get(ZONE)
     await kube.merge_patch(resources.NODES, node, None, {"metadata": {"labels": {ZONE: zone}}})
-    yield node, zone
-    await kube.merge_patch(resources.NODES, node, None, {"metadata": {"labels": {ZONE: None}}})
+    try:
+        yield node, zone
+    finally:
+        await kube.merge_patch(resources.NODES, node, None, {"metadata": {"labels": {ZONE: original}}})
 
 
 def dataset(namespace: str) -> Obj:
