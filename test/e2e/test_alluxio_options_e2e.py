@@ -247,7 +247,7 @@ async def test_oss_root_with_secret_keys_api_gateway_run_as_and_hadoop_config(
 
     with structlog.testing.capture_logs() as logs:
         await apply_yaml(kube, MANIFESTS, namespace)
-        await eventually(lambda: events_saying(kube, namespace, "SetupFailed",
+        await eventually(lambda: events_saying(kube, namespace, "ErrorProcessRuntime",
                                                "specified hadoopConfig 'hdfs-conf' is not found"),
                          timeout=30, what="an Event naming the missing hadoopConfig")
         assert await kube.get_or_none(resources.STATEFULSETS, f"{NAME}-master", namespace) is None

@@ -188,10 +188,10 @@ async def test_jindo_runtime_with_secret_hadoop_config_and_run_as(
 async def flow(kube: KubeClient, namespace: str, ports: PortAllocator) -> None:
     # The Hadoop ConfigMap is missing: setup says so and creates nothing.
     async def told() -> bool:
-        return any(e["reason"] == "SetupFailed"
+        return any(e["reason"] == "ErrorProcessRuntime"
                    and "specified hadoopConfig 'hdfs-conf' is not found" in e["message"]
                    for e in await runtime_events(kube, namespace))
-    await eventually(told, timeout=30, what="SetupFailed event naming the hadoopConfig")
+    await eventually(told, timeout=30, what="ErrorProcessRuntime event naming the hadoopConfig")
     assert await kube.get_or_none(resources.STATEFULSETS, f"{NAME}-jindofs-master",
                                   namespace) is None
     await kube.create({"apiVersion": "v1", "kind": "ConfigMap",

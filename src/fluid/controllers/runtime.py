@@ -56,6 +56,10 @@ __all__ = [
 
 log = structlog.get_logger(__name__)
 
+REASON_ERROR = "ErrorProcessRuntime"
+"""Upstream's one reason for every runtime controller warning (alerts key on it); the
+message says which step failed, in upstream's words."""
+
 _DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _NO_DATASET_RETRY = 5.0
 _BOUND_ELSEWHERE_RETRY = 20.0
@@ -162,11 +166,11 @@ class RuntimeReconciler:
         if (runtime.get("metadata") or {}).get("deletionTimestamp"):
             return await self._delete(request.key, runtime, dataset)
         if not valid_name(request.name):
-            await self._events.record(runtime, WARNING, "ErrorProcessRuntime",
+            await self._events.record(runtime, WARNING, REASON_ERROR,
                                       f"invalid name {request.name!r}: it must be a DNS-1035 label")
             raise TerminalError(f"invalid runtime name {request.name!r}")
         if dataset is None:
-            await self._events.record(runtime, WARNING, "NoDataset",
+            await self._events.record(runtime, WARNING, REASON_ERROR,
                                       "No dataset can be bound to the runtime, waiting.")
             return Result(requeue_after=_NO_DATASET_RETRY)
         if (dataset.get("metadata") or {}).get("deletionTimestamp"):
@@ -174,7 +178,7 @@ class RuntimeReconciler:
         runtime = await self._adopt(runtime, dataset)
         if not self._can_be_bound(dataset):
             await self._events.record(
-                runtime, WARNING, "ErrorProcessRuntime",
+                runtime, WARNING, REASON_ERROR,
                 f"the dataset {request.key} is already bound to another runtime",
             )
             return Result(requeue_after=_BOUND_ELSEWHERE_RETRY)
@@ -204,7 +208,8 @@ class RuntimeReconciler:
             ready = await engine.setup(snap)
         except (errors.ApiError, OSError, RuntimeError, ValueError) as exc:
             metrics.runtime_setup_failed(self.info.kind, f"{snap.namespace}/{snap.name}")
-            await self._events.record(snap.runtime, WARNING, "SetupFailed", str(exc))
+            await self._events.record(snap.runtime, WARNING, REASON_ERROR,
+                                      f"Failed to setup ddc engine due to error {exc}")
             await self._dataset_not_ready(snap, str(exc))
             raise
         if ready:
@@ -216,7 +221,8 @@ class RuntimeReconciler:
         try:
             await engine.create_volume(snap)
         except errors.ApiError as exc:  # upstream: reported, does not stop the flow
-            await self._events.record(snap.runtime, WARNING, "ErrorCreateVolume", str(exc))
+            await self._events.record(snap.runtime, WARNING, REASON_ERROR,
+                                      f"Failed to setup volume due to error {exc}")
             log.warning("create_volume_failed", error=str(exc))
 
     async def _dataset_not_ready(self, snap: Snapshot, message: str) -> None:
