@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 
 __all__ = [
+    "ANNOTATION_FUSE_METRICS_SCRAPE",
     "ANNOTATION_SKIP_PRECHECK",
     "ENV_FUSE_MOUNTPOINT",
     "FUSE_CONTAINER_PREFIX",
@@ -50,6 +51,9 @@ ENV_FUSE_MOUNTPOINT = "FLUID_FUSE_MOUNTPOINT"
 """Env var on injected sidecars naming the mount point the FluidApp controller unmounts."""
 FUSE_CONTAINER_PREFIX = "fluid-fuse"
 """Injected sidecars are named ``fluid-fuse-<index>``."""
+ANNOTATION_FUSE_METRICS_SCRAPE = "prometheus.fuse.fluid.io/scrape"
+"""Pod annotation (``true``): Prometheus scrapes the FUSE client's metrics port in this pod
+(a FUSE DaemonSet pod, or an app pod with an injected sidecar)."""
 
 SERVERLESS_PLATFORM_KEY_ENV = "KEY_SERVERLESS_PLATFORM"
 """Operator env (upstream's, deprecated there in favour of the label): a pod label *key*

@@ -395,3 +395,40 @@ def test_fuse_sidecar_render_is_reused_per_daemonset_version_and_never_shared() 
     plugin.mutate(fourth)
     mounts = [m["name"] for m in fourth.pod["spec"]["initContainers"][0]["volumeMounts"]]
     assert mounts == ["fluid-fuse-device-0", "fuse-mount-0"]
+
+
+def jindo_dataset() -> list[dict[str, Any]]:
+    """A Bound dataset on a JindoRuntime, whose FUSE DaemonSet is ``<name>-jindofs-fuse``."""
+    objects = objs.bound_dataset(NS, "imagenet", runtime_type="jindo")
+    next(o for o in objects if o["kind"] == "DaemonSet")["metadata"]["name"] = "imagenet-jindofs-fuse"
+    return objects
+
+
+@pytest.mark.parametrize(("target", "scraped"), [
+    (None, False), ("MountPod", False), ("Sidecar", True), ("MountPod,Sidecar", True),
+    ("All", True), ("None", False),
+])
+def test_fuse_sidecar_metrics_follow_the_runtimes_scrape_target(target: str | None, scraped: bool) -> None:
+    """``fuse.metrics.scrapeTarget`` selecting Sidecar keeps the sidecar's metrics port and
+    annotates the pod ``prometheus.fuse.fluid.io/scrape: "true"``; otherwise the port goes."""
+    objects = jindo_dataset()
+    runtime_obj = next(o for o in objects if o["kind"] == "JindoRuntime")
+    if target is not None:
+        runtime_obj["spec"]["fuse"] = {"metrics": {"enabled": True, "scrapeTarget": target}}
+    pod = objs.pod(NS, "p", claims=("imagenet",), labels={"serverless.fluid.io/inject": "true"})
+    ctx = run_twice("FuseSidecar", pod, *objects)
+    ports = [p["name"] for p in ctx.pod["spec"]["initContainers"][0].get("ports") or ()]
+    assert ("fuse-metrics" in ports) is scraped
+    assert "fuse-rpc" in ports
+    annotations = ctx.pod["metadata"].get("annotations") or {}
+    assert (annotations.get("prometheus.fuse.fluid.io/scrape") == "true") is scraped
+
+
+def test_fuse_sidecar_keeps_a_scrape_annotation_the_user_set() -> None:
+    objects = jindo_dataset()
+    runtime_obj = next(o for o in objects if o["kind"] == "JindoRuntime")
+    runtime_obj["spec"]["fuse"] = {"metrics": {"scrapeTarget": "Sidecar"}}
+    pod = objs.pod(NS, "p", claims=("imagenet",), labels={"serverless.fluid.io/inject": "true"})
+    pod["metadata"]["annotations"] = {"prometheus.fuse.fluid.io/scrape": "false"}
+    ctx = run_twice("FuseSidecar", pod, *objects)
+    assert ctx.pod["metadata"]["annotations"]["prometheus.fuse.fluid.io/scrape"] == "false"

@@ -30,7 +30,7 @@ from xml.sax.saxutils import escape
 
 import attrs
 
-from fluid.api import constants
+from fluid.api import constants, pod_labels
 from fluid.api.constants import MediumType, VolumeType
 from fluid.api.dataset import Dataset, EncryptOption, Mount
 from fluid.api.jindo import JindoCompTemplateSpec, JindoFuseSpec, JindoRuntime, JindoRuntimeSpec
@@ -146,7 +146,7 @@ PORT_RAFT = "master-raft"
 PORT_FUSE_METRICS = "fuse-metrics"
 FUSE_METRICS_PORT_NAME = "jindo-metrics"
 """The FUSE container's port for its metrics, when ``fuse.metrics.enabled``."""
-SCRAPE_ANNOTATION = "prometheus.fuse.fluid.io/scrape"
+SCRAPE_ANNOTATION = pod_labels.ANNOTATION_FUSE_METRICS_SCRAPE
 
 
 @attrs.frozen(kw_only=True)

@@ -7,7 +7,8 @@ there), in one admission:
    (``<runtime>-fuse``; for a reference dataset the copy in the pod's namespace first,
    else the source's), read from the informer cache; cache-directory volumes are
    dropped unless the pod has ``cachedir.sidecar.fluid.io/inject=true``, and
-   ``*-metrics`` ports always;
+   ``*-metrics`` ports unless the runtime's ``fuse.metrics.scrapeTarget`` selects
+   ``Sidecar`` (then the pod is annotated ``prometheus.fuse.fluid.io/scrape: "true"``);
 2. the container becomes ``fluid-fuse-<i>`` with the DaemonSet volumes it mounts (renamed
    ``<volume>-<i>``) and env ``FLUID_FUSE_MOUNTPOINT``; its ``preStop`` (the unmount)
    is kept;
@@ -39,6 +40,7 @@ import attrs
 import orjson
 
 from fluid.api import pod_labels as labels
+from fluid.api.mount_modes import mount_modes
 from fluid.webhook.datasets import DatasetUse
 from fluid.webhook.plugins.api import Decision, Denied, Plugin, PodContext
 
@@ -58,6 +60,17 @@ def _clone(obj: Mapping[str, Any]) -> dict[str, Any]:
     """A private deep copy of a cached object (orjson round trip: a C-speed deep copy)."""
     clone: dict[str, Any] = orjson.loads(orjson.dumps(obj))
     return clone
+
+
+def _scrapes_sidecar(use: DatasetUse) -> bool:
+    """Whether the runtime's ``fuse.metrics.scrapeTarget`` selects injected sidecars (then
+    they keep their ``*-metrics`` ports and the pod is annotated for scraping, as upstream)."""
+    fuse = ((use.runtime or {}).get("spec") or {}).get("fuse") or {}
+    target = (fuse.get("metrics") or {}).get("scrapeTarget") or ""
+    try:
+        return "Sidecar" in mount_modes(str(target))
+    except ValueError:  # the runtime's own validation reports it
+        return False
 
 
 def fuse_daemonset_name(runtime_name: str, runtime_type: str | None) -> str:
@@ -125,6 +138,9 @@ class FuseSidecar:
             injected.append(self._inject(ctx, use, index))
             index += 1
         ctx.editor.set(("metadata", "labels", labels.LABEL_DONE_INJECT), "true")
+        if any(_scrapes_sidecar(use) for use in ctx.datasets) and \
+                labels.ANNOTATION_FUSE_METRICS_SCRAPE not in ctx.annotations:
+            ctx.editor.set(("metadata", "annotations", labels.ANNOTATION_FUSE_METRICS_SCRAPE), "true")
         return Decision.mutated(f"{self.mode} sidecars " + ",".join(injected))
 
     def _existing_sidecars(self, ctx: PodContext) -> int:
@@ -145,7 +161,8 @@ class FuseSidecar:
         template = _template(ctx, use)
         fuse_path, mount_path = _paths(ctx, use)
         name = f"{labels.FUSE_CONTAINER_PREFIX}-{index}"
-        container, volumes = self._container(ctx, template, name=name, index=index, fuse_path=fuse_path)
+        container, volumes = self._container(ctx, template, name=name, index=index, fuse_path=fuse_path,
+                                             keep_metrics=_scrapes_sidecar(use))
         self._rewrite_volumes(ctx, use, mount_path)
         for volume in volumes:
             ctx.editor.append(("spec", "volumes"), volume)
@@ -161,7 +178,8 @@ class FuseSidecar:
         return sum(1 for c in containers if str(c.get("name", "")).startswith(labels.FUSE_CONTAINER_PREFIX))
 
     def _container(
-        self, ctx: PodContext, template: Mapping[str, Any], *, name: str, index: int, fuse_path: str
+        self, ctx: PodContext, template: Mapping[str, Any], *, name: str, index: int, fuse_path: str,
+        keep_metrics: bool,
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """The sidecar and the volumes it needs, rendered once per DaemonSet version.
 
@@ -177,12 +195,12 @@ class FuseSidecar:
         ))
         meta = template.get("metadata") or {}
         key = (meta.get("uid"), meta.get("resourceVersion"), meta.get("namespace"), meta.get("name"),
-               self.mode, self.mount_timeout, name, index, fuse_path, keep_cache, clashes)
+               self.mode, self.mount_timeout, name, index, fuse_path, keep_cache, keep_metrics, clashes)
         rendered = _RENDERED.get(key) if key[1] else None
         if rendered is None:
             rendered = orjson.dumps(self._render(
                 template, pod_spec, name=name, index=index, fuse_path=fuse_path,
-                keep_cache=keep_cache, clashes=frozenset(clashes)))
+                keep_cache=keep_cache, keep_metrics=keep_metrics, clashes=frozenset(clashes)))
             if key[1]:
                 if len(_RENDERED) >= _MAX_RENDERED:
                     _RENDERED.clear()
@@ -192,7 +210,7 @@ class FuseSidecar:
 
     def _render(
         self, template: Mapping[str, Any], pod_spec: Mapping[str, Any], *, name: str, index: int,
-        fuse_path: str, keep_cache: bool, clashes: frozenset[str],
+        fuse_path: str, keep_cache: bool, keep_metrics: bool, clashes: frozenset[str],
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         containers = pod_spec.get("containers") or ()
         if not containers:
@@ -211,7 +229,8 @@ class FuseSidecar:
                    if renames[n] in used]
         container["name"] = name
         container["volumeMounts"] = mounts
-        ports = [p for p in container.get("ports") or () if not str(p.get("name", "")).endswith("-metrics")]
+        ports = [p for p in container.get("ports") or ()
+                 if keep_metrics or not str(p.get("name", "")).endswith("-metrics")]
         if ports:
             container["ports"] = ports
         else:
