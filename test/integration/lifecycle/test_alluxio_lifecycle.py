@@ -50,6 +50,20 @@ async def bound(fluid: FluidEnv, namespace: str, name: str, timeout: float = 60)
     await eventually(check, timeout=timeout, what=f"{namespace}/{name} Bound")
 
 
+async def pvc_dataset_bound(fluid: FluidEnv, kube: KubeClient, namespace: str) -> None:
+    """Dataset ``demo`` over the source PVC, its runtime, both Bound, and its own PVC Bound."""
+    await source_pvc(kube, namespace)
+    await kube.create(dataset(namespace, "demo", {"mounts": [{"mountPoint": "pvc://fluid-pvc",
+                                                               "name": "data", "path": "/"}]}))
+    await kube.create(runtime(namespace, "demo"))
+    await bound(fluid, namespace, "demo")
+
+    async def pvc_bound() -> bool:
+        pvc = await kube.get_or_none(resources.PERSISTENT_VOLUME_CLAIMS, "demo", namespace)
+        return ((pvc or {}).get("status") or {}).get("phase") == "Bound"
+    await eventually(pvc_bound, timeout=30, what="dataset PVC Bound")
+
+
 async def ready_worker_nodes(kube: KubeClient, namespace: str, name: str) -> dict[str, str]:
     """Ready worker pod -> node."""
     pods, _ = await kube.list_all(resources.PODS, namespace, label_selector=(
@@ -107,16 +121,7 @@ async def test_https_mounts_through_alluxio_and_mounts_change_at_run_time(
 async def test_dataset_deletion_waits_for_pods_using_its_pvc(
     fluid: FluidEnv, kube: KubeClient, namespace: str
 ) -> None:
-    await source_pvc(kube, namespace)
-    await kube.create(dataset(namespace, "demo", {"mounts": [{"mountPoint": "pvc://fluid-pvc",
-                                                               "name": "data", "path": "/"}]}))
-    await kube.create(runtime(namespace, "demo"))
-    await bound(fluid, namespace, "demo")
-
-    async def pvc_bound() -> bool:
-        pvc = await kube.get_or_none(resources.PERSISTENT_VOLUME_CLAIMS, "demo", namespace)
-        return ((pvc or {}).get("status") or {}).get("phase") == "Bound"
-    await eventually(pvc_bound, timeout=30, what="dataset PVC Bound")
+    await pvc_dataset_bound(fluid, kube, namespace)
     await kube.create({
         "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "nginx", "namespace": namespace},
         "spec": {"containers": [{"name": "nginx", "image": "nginx",
@@ -222,16 +227,7 @@ async def test_exclusive_shared_placement_and_node_affinity(
 async def test_runtime_deletion_waits_for_the_pvc_then_resets_the_dataset(
     fluid: FluidEnv, kube: KubeClient, namespace: str
 ) -> None:
-    await source_pvc(kube, namespace)
-    await kube.create(dataset(namespace, "demo", {"mounts": [{"mountPoint": "pvc://fluid-pvc",
-                                                               "name": "data", "path": "/"}]}))
-    await kube.create(runtime(namespace, "demo"))
-    await bound(fluid, namespace, "demo")
-
-    async def pvc_bound() -> bool:
-        pvc = await kube.get_or_none(resources.PERSISTENT_VOLUME_CLAIMS, "demo", namespace)
-        return ((pvc or {}).get("status") or {}).get("phase") == "Bound"
-    await eventually(pvc_bound, timeout=30, what="dataset PVC Bound")
+    await pvc_dataset_bound(fluid, kube, namespace)
     await kube.create({
         "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "reader", "namespace": namespace},
         "spec": {"containers": [{"name": "c", "image": "busybox"}],
