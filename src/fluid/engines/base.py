@@ -32,7 +32,7 @@ import copy
 import datetime
 import posixpath
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol, TypeVar
 
 import aiohttp
@@ -66,6 +66,7 @@ __all__ = [
     "CALCULATING",
     "CRITICAL_PRIORITY_CLASS",
     "CSI_DRIVER",
+    "DEFAULT_CLEAN_ATTEMPTS",
     "DEFAULT_INIT_IMAGE",
     "HADOOP_FILES",
     "INIT_USERS_ROOT",
@@ -128,6 +129,8 @@ CALCULATING = "[Calculating]"
 """``ufsTotal``/``fileNum`` while the metadata sync runs, as upstream shows it."""
 NATIVE_SCHEMES = ("local://", "pvc://")
 """Mounts the engine turns into pod volumes instead of mounting through the runtime."""
+DEFAULT_CLEAN_ATTEMPTS = 3
+"""Failed cache cleanings before shutdown goes on without, when the runtime sets none."""
 
 MANAGED_BY = "fluid"
 LABEL_APP_NAME = "app.kubernetes.io/name"
@@ -1143,6 +1146,7 @@ class CacheEngine(abc.ABC):
         self._last_metadata_sync = 0.0
         self._last_cache_report = 0.0
         self._setup_started = time.monotonic()
+        self._failed_cleans = 0
 
     # -- names --------------------------------------------------------------------------------
 
@@ -1211,6 +1215,23 @@ class CacheEngine(abc.ABC):
 
     async def clean_cache(self, snap: Snapshot) -> None:  # noqa: B027 - optional hook
         """Release cached data before shutdown; raising retries the shutdown later."""
+
+    async def clean_within_attempts(self, snap: Snapshot,
+                                    clean: Callable[[], Awaitable[None]]) -> None:
+        """One attempt at ``clean``: a failed command retries the shutdown later, until
+        ``cleanCachePolicy.maxRetryAttempts`` (default 3) attempts have failed; then it is
+        logged and shutdown goes on, so deletion never wedges."""
+        policy = snap.spec.get("cleanCachePolicy") or {}
+        limit = int(policy.get("maxRetryAttempts") or DEFAULT_CLEAN_ATTEMPTS)
+        try:
+            await clean()
+        except CommandFailed as exc:
+            self._failed_cleans += 1
+            if self._failed_cleans >= limit:
+                self.log.warning("cache_clean_abandoned", attempts=self._failed_cleans,
+                                 error=str(exc))
+                return
+            raise
 
     def hcfs(self, snap: Snapshot, ctx: RenderContext) -> Obj | None:
         """``status.hcfs`` of the Dataset, when the runtime serves an HCFS endpoint."""
