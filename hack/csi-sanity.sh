@@ -20,7 +20,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 version="${CSI_SANITY_VERSION:-v5.6.0}"
-cache="${HOME}/.cache/fluid"
+cache="${FLUID_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME}/.cache}/fluid}"  # as hack/kube-binaries.sh
 bin_dir="${cache}/csi-sanity/${version}/bin"
 sanity="${bin_dir}/csi-sanity"
 python="${PYTHON:-${root}/.venv/bin/python}"
