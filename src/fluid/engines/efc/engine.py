@@ -6,7 +6,7 @@ the ready workers' endpoints (pod IP and RPC port, from the informer cache) writ
 ``<name>-worker-endpoints`` on every reconcile, a master that may be ``disabled``, no UFS
 size or cache report (upstream's EFC engine reports neither), and removing a host-path
 cache from every ready worker before shutdown (bounded by
-``cleanCachePolicy.maxRetryAttempts`` so deletion never wedges). Upstream's node-level
+``cleanCachePolicy.maxRetryAttempts``, the base engine's bounded retry). Upstream's node-level
 session manager (``efc-sessmgr``) is not deployed. Created by the engine registry.
 """
 
@@ -23,7 +23,6 @@ from fluid.engines.base import (
     LABEL_APP_INSTANCE,
     LABEL_APP_NAME,
     CacheEngine,
-    CommandFailed,
     EngineDeps,
     Obj,
     RenderContext,
@@ -37,8 +36,6 @@ from fluid.engines.efc import manifests, ops
 from fluid.kube import resources
 
 __all__ = ["EFCEngine", "factory"]
-
-DEFAULT_CLEAN_ATTEMPTS = 3
 
 
 def _models(snap: Snapshot) -> tuple[EFCRuntime, Dataset]:
@@ -60,7 +57,6 @@ class EFCEngine(CacheEngine):
             manifests.Images(), master="EFC_MASTER_IMAGE_ENV", worker="EFC_WORKER_IMAGE_ENV",
             fuse="EFC_FUSE_IMAGE_ENV")
         self._master_disabled = False
-        self._clean_attempts = 0
 
     def validate(self, snap: Snapshot) -> None:
         runtime, dataset = _models(snap)
@@ -118,18 +114,11 @@ class EFCEngine(CacheEngine):
         runner = ops.EFCWorkerOps(self.deps.executor, namespace=self.key.namespace,
                                   container=manifests.WORKER_CONTAINER,
                                   timeout=self.deps.config.exec_timeout_seconds)
-        limit = int((snap.spec.get("cleanCachePolicy") or {}).get("maxRetryAttempts")
-                    or DEFAULT_CLEAN_ATTEMPTS)
-        try:
+
+        async def remove_everywhere() -> None:
             for pod in self._ready_workers():
                 await runner.remove_cache(pod["metadata"]["name"], tier.path)
-        except CommandFailed as exc:
-            self._clean_attempts += 1
-            if self._clean_attempts >= limit:
-                self.log.warning("cache_clean_abandoned", attempts=self._clean_attempts,
-                                 error=str(exc))
-                return
-            raise
+        await self.clean_within_attempts(snap, remove_everywhere)
 
 
 def factory(deps: EngineDeps, key: RuntimeKey) -> EFCEngine:
