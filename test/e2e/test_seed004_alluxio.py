@@ -17,7 +17,6 @@ Dataset Bound with the seed's ``kubectl get`` columns → PVC Bound → scale th
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -25,9 +24,12 @@ from typing import Any
 import pytest
 import yaml
 from engines_e2e_support import (
+    Expected,
+    delete_and_wait_clean,
+    engine_settings,
+    instance,
     labelled_nodes,
     labels_follow_workers,
-    left_behind,
     ready_pod_names,
     row,
     scale,
@@ -35,14 +37,13 @@ from engines_e2e_support import (
 from prometheus_client import REGISTRY
 
 from fluid.api import constants as c
-from fluid.api import install, kinds
-from fluid.controllers import ControllerContext, setup_all
+from fluid.api import kinds
 from fluid.engines.alluxio.engine import AlluxioEngine
 from fluid.engines.alluxio.fake import FakeAlluxioMaster
-from fluid.engines.base import EngineConfig, EngineSettings, RecordingExecutor
-from fluid.kube import KubeClient, resources, slim
-from fluid.reconcile import Manager, ManagerConfig
-from fluid.scheduling.ports import PortAllocator, PortRange, load_from_cluster, owner_key
+from fluid.engines.base import RecordingExecutor
+from fluid.kube import KubeClient, resources
+from fluid.scheduling.ports import PortAllocator, PortRange, owner_key
+from fluid.testing.managers import running_controllers
 from fluid.testing.wait import eventually
 
 pytestmark = [pytest.mark.cluster, pytest.mark.workloads]
@@ -51,7 +52,7 @@ Obj = dict[str, Any]
 SEEDS = Path(__file__).resolve().parents[1] / "data" / "seeds"
 NAME = "pv-demo-dataset"
 GiB = 2**30
-INSTANCE = {"app.kubernetes.io/name": "alluxio", "app.kubernetes.io/instance": NAME}
+INSTANCE = instance("alluxio", NAME)
 
 
 def seed_objects(filename: str, namespace: str) -> list[Obj]:
@@ -61,29 +62,17 @@ def seed_objects(filename: str, namespace: str) -> list[Obj]:
     return objects
 
 
-@pytest.fixture(scope="module")
-async def crds(kube: KubeClient) -> list[str]:
-    return await install.install_crds(kube)
-
-
 @pytest.fixture
 async def controllers(
-    kube: KubeClient, crds: list[str], workloads: list[str]
+    kube: KubeClient, fluid_crds: list[str], workloads: list[str]
 ) -> AsyncIterator[tuple[RecordingExecutor, PortAllocator]]:
     master = FakeAlluxioMaster(ufs_bytes=int(3.31 * GiB), files=1, capacity_bytes=20 * GiB)
     executor = master.executor()
-    ports = PortAllocator(PortRange(20000, 26000), loader=load_from_cluster(kube))
-    settings = EngineSettings(
-        factories={kinds.ALLUXIO_RUNTIME.kind: AlluxioEngine}, ports=ports, executor=executor,
-        config=EngineConfig(sync_retry_seconds=0.0), resync_seconds=1.0, setup_retry_seconds=1.0,
-    )
-    manager = Manager(kube, ManagerConfig(health_port=None, transforms=slim.TRANSFORMS))
-    setup_all(manager, ControllerContext(client=kube, engines=settings), ["dataset", "runtime"])
-    task = asyncio.create_task(manager.run())
-    await eventually(lambda: manager.ready or task.done(), timeout=30, what="caches synced")
-    yield executor, ports
-    manager.stop()
-    await asyncio.wait_for(task, 30)
+    settings = engine_settings(kube, kind=kinds.ALLUXIO_RUNTIME, factory=AlluxioEngine,
+                               executor=executor, ports=PortRange(20000, 26000))
+    assert settings.ports is not None
+    async with running_controllers(kube, ["dataset", "runtime"], engines=settings):
+        yield executor, settings.ports
 
 
 async def bind_source_pvc(kube: KubeClient, namespace: str) -> None:
@@ -134,17 +123,19 @@ async def check_seed_workloads(kube: KubeClient, namespace: str) -> None:
     assert container["env"][0]["name"] == "ALLUXIO_CLIENT_HOSTNAME"
 
 
-def expected_labels(namespace: str) -> dict[str, str]:
-    """Seed 000's label set for a MEM-only runtime of 20Gi."""
+def expected(namespace: str) -> Expected:
+    """3.31 GiB in 1 file, 20 GiB of MEM cache, seed 000's labels with Exclusive placement."""
     ns_name = f"{namespace}-{NAME}"
-    return {
-        c.LABEL_DATASET_NUM: "1",
-        f"fluid.io/s-alluxio-{ns_name}": "true",
-        f"fluid.io/s-{ns_name}": "true",
-        f"fluid.io/s-h-alluxio-m-{ns_name}": "20GiB",
-        f"fluid.io/s-h-alluxio-t-{ns_name}": "20GiB",
-        c.LABEL_EXCLUSIVE: f"{namespace}_{NAME}",
-    }
+    return Expected(
+        kind=kinds.ALLUXIO_RUNTIME, namespace=namespace, name=NAME, fuse_dir="alluxio-fuse",
+        ufs_total="3.31GiB", capacity="20.00GiB", files="1", node_labels={
+            c.LABEL_DATASET_NUM: "1",
+            f"fluid.io/s-alluxio-{ns_name}": "true",
+            f"fluid.io/s-{ns_name}": "true",
+            f"fluid.io/s-h-alluxio-m-{ns_name}": "20GiB",
+            f"fluid.io/s-h-alluxio-t-{ns_name}": "20GiB",
+            c.LABEL_EXCLUSIVE: f"{namespace}_{NAME}",
+        })
 
 
 async def test_seed004_pvc_dataset_with_alluxio_mem_tier(
@@ -220,7 +211,7 @@ async def test_seed004_pvc_dataset_with_alluxio_mem_tier(
 
     await eventually(lambda: labels_on(1), timeout=30, what="worker node labelled")
     labelled = await labelled_nodes(kube, namespace, NAME)
-    assert list(labelled.values()) == [expected_labels(namespace)]
+    assert list(labelled.values()) == [expected(namespace).node_labels]
 
     # A pvc:// mount is a pod volume: never `alluxio fs mount`.
     commands = set(executor.commands(namespace))
@@ -237,7 +228,7 @@ async def test_seed004_pvc_dataset_with_alluxio_mem_tier(
     await scale(kube, kinds.ALLUXIO_RUNTIME, namespace, NAME, 3)
     await eventually(lambda: labels_on(3), timeout=60, what="3 workers Ready and labelled")
     labelled = await labelled_nodes(kube, namespace, NAME)
-    assert all(v == expected_labels(namespace) for v in labelled.values())
+    assert all(v == expected(namespace).node_labels for v in labelled.values())
     scale_view: Obj = {}
 
     async def scaled_out() -> bool:  # the runtime's status follows the StatefulSet's
@@ -254,14 +245,6 @@ async def test_seed004_pvc_dataset_with_alluxio_mem_tier(
     await scale(kube, kinds.ALLUXIO_RUNTIME, namespace, NAME, 1)
     await eventually(lambda: labels_on(1), timeout=60, what="back to 1 worker, 1 labelled node")
 
-    # Delete Dataset and runtime: nothing is left behind.
-    await kube.delete(kinds.DATASET.resource, NAME, namespace)
-    await kube.delete(kinds.ALLUXIO_RUNTIME.resource, NAME, namespace)
-
-    async def all_gone() -> bool:
-        return not await left_behind(kube, kind=kinds.ALLUXIO_RUNTIME, namespace=namespace,
-                                     name=NAME, labels=INSTANCE)
-
-    await eventually(all_gone, timeout=90, what="no workload, PV, PVC or node label left")
-    assert ports.held_by(owner_key("AlluxioRuntime", namespace, NAME)) == {}
+    # Delete Dataset and runtime: nothing is left behind, the host ports are free.
+    await delete_and_wait_clean(kube, expected(namespace), ports)
     assert REGISTRY.get_sample_value("fluid_dataset_cached_bytes", gauge_labels) is None
