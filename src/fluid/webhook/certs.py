@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import datetime
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import attrs
@@ -271,6 +271,9 @@ class CertKeeper:
     validating: tuple[str, ...] = ()
     rotate_before: datetime.timedelta = ROTATE_BEFORE
     leaf_validity: datetime.timedelta = LEAF_VALIDITY
+    mutating_changes: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = None
+    """Further JSON Patch ops (no ``test`` op) a live mutating configuration needs (the pod
+    webhooks' selection): sent with its caBundle, so one read and one patch each round."""
 
     async def ensure(self) -> Bundle:
         """Read the Secret; create or rotate it when needed; return what every replica serves."""
@@ -309,29 +312,37 @@ class CertKeeper:
         await self.client.replace(body, res=resources.SECRETS)
 
     async def patch_ca_bundles(self, bundle: Bundle) -> int:
-        """Set ``caBundle`` on every webhook of the configurations; returns how many changed."""
+        """Set ``caBundle`` on every webhook of the configurations (with ``mutating_changes``
+        on the mutating ones, in the same patch); returns how many fields changed."""
         changed = 0
         for res, names in ((resources.MUTATING_WEBHOOKS, self.mutating),
                            (resources.VALIDATING_WEBHOOKS, self.validating)):
+            more = self.mutating_changes if res is resources.MUTATING_WEBHOOKS else None
             for name in names:
-                changed += await self._patch_one(res, name, bundle.ca_bundle)
+                changed += await self._patch_one(res, name, bundle.ca_bundle, more)
         return changed
 
-    async def _patch_one(self, res: resources.Resource, name: str, ca_bundle: bytes) -> int:
+    async def _patch_one(
+        self, res: resources.Resource, name: str, ca_bundle: bytes,
+        more: Callable[[dict[str, Any]], list[dict[str, Any]]] | None,
+    ) -> int:
         config = await self.client.get_or_none(res, name)
         if config is None:
             return 0
         wanted = base64.b64encode(ca_bundle).decode("ascii")
         ops: list[dict[str, Any]] = [
-            {"op": "test", "path": "/metadata/resourceVersion",
-             "value": config["metadata"]["resourceVersion"]},
+            {"op": "add", "path": f"/webhooks/{index}/clientConfig/caBundle", "value": wanted}
+            for index, webhook in enumerate(config.get("webhooks") or ())
+            if (webhook.get("clientConfig") or {}).get("caBundle") != wanted
         ]
-        for index, webhook in enumerate(config.get("webhooks") or ()):
-            if (webhook.get("clientConfig") or {}).get("caBundle") != wanted:
-                ops.append({"op": "add", "path": f"/webhooks/{index}/clientConfig/caBundle",
-                            "value": wanted})
-        if len(ops) == 1:
+        changes = more(config) if more is not None else []
+        if not ops and not changes:
             return 0
-        await self.client.json_patch(res, name, None, ops)
-        log.info("webhook_ca_bundle_patched", kind=res.kind, name=name, webhooks=len(ops) - 1)
-        return len(ops) - 1
+        guard = {"op": "test", "path": "/metadata/resourceVersion",
+                 "value": config["metadata"]["resourceVersion"]}
+        await self.client.json_patch(res, name, None, [guard, *ops, *changes])
+        if ops:
+            log.info("webhook_ca_bundle_patched", kind=res.kind, name=name, webhooks=len(ops))
+        if changes:
+            log.info("webhook_selection_patched", name=name, fields=len(changes))
+        return len(ops) + len(changes)

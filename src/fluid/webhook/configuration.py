@@ -22,7 +22,7 @@ Owns which requests the API server sends to the webhook and what happens when it
 platform key from ``KEY_SERVERLESS_PLATFORM`` when set); tests build the same objects
 with ``url=`` (the API server calls a local server) instead of a Service. The running
 webhook keeps a live configuration's selection in step with its own platform key through
-``selection_ops``. Never talks to the API server.
+``selection_changes`` (sent with the caBundle in one patch). Never talks to the API server.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from __future__ import annotations
 import copy
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ __all__ = [
     "manifests",
     "mutating_configuration",
     "plugins_configmap",
+    "selection_changes",
     "selection_ops",
     "service",
     "validating_configuration",
@@ -143,22 +145,36 @@ def mutating_configuration(
 _SELECTION = ("objectSelector", "matchConditions")
 """The fields of the pod webhooks that depend on the serverless platform key."""
 
+SelectionChanges = Callable[[dict[str, Any]], list[dict[str, Any]]]
+"""Live MutatingWebhookConfiguration -> the JSON Patch ops (no ``test`` op) bringing its
+pod webhooks' selection in step; [] when it already is."""
 
-def selection_ops(live: dict[str, Any], *, platform_key: str) -> list[dict[str, Any]]:
-    """JSON Patch ops making a live MutatingWebhookConfiguration select pods as
-    ``mutating_configuration(platform_key=...)`` would; [] when it already does.
+
+def selection_changes(*, platform_key: str) -> SelectionChanges:
+    """What ``mutating_configuration(platform_key=...)`` selects, built once, as a function
+    of a live configuration giving the ops that make it select the same pods.
 
     Only the ``objectSelector`` and ``matchConditions`` of the webhooks named as ours are
-    touched (the clientConfig, namespaceSelector and caBundle stay as deployed); the first
-    op tests the resourceVersion, so a concurrent writer makes the patch fail, not race.
+    touched (the clientConfig, namespaceSelector and caBundle stay as deployed).
     """
-    wanted = {w["name"]: w for w in mutating_configuration(platform_key=platform_key)["webhooks"]}
-    ops: list[dict[str, Any]] = []
-    for index, webhook in enumerate(live.get("webhooks") or ()):
-        target = wanted.get(webhook.get("name")) or {}
-        for field in _SELECTION if target else ():
-            if webhook.get(field) != target[field]:
-                ops.append({"op": "add", "path": f"/webhooks/{index}/{field}", "value": target[field]})
+    wanted = {w["name"]: {f: w[f] for f in _SELECTION}
+              for w in mutating_configuration(platform_key=platform_key)["webhooks"]}
+
+    def changes(live: dict[str, Any]) -> list[dict[str, Any]]:
+        ops: list[dict[str, Any]] = []
+        for index, webhook in enumerate(live.get("webhooks") or ()):
+            for field, value in (wanted.get(webhook.get("name")) or {}).items():
+                if webhook.get(field) != value:
+                    ops.append({"op": "add", "path": f"/webhooks/{index}/{field}", "value": value})
+        return ops
+
+    return changes
+
+
+def selection_ops(live: dict[str, Any], *, platform_key: str) -> list[dict[str, Any]]:
+    """``selection_changes`` as one guarded patch: the first op tests the resourceVersion,
+    so a concurrent writer makes the patch fail, not race; [] when nothing changes."""
+    ops = selection_changes(platform_key=platform_key)(live)
     if not ops:
         return []
     return [{"op": "test", "path": "/metadata/resourceVersion",

@@ -7,13 +7,14 @@ Owns the ``WebhookServer`` runnable that every replica runs (not only the leader
 2. waits for those caches (an admission answered from an empty cache would silently
    skip the mutation), then makes sure the certificate Secret is valid (``CertKeeper``),
    writes it to ``cert_dir`` and serves TLS with a reloadable context;
-3. patches ``caBundle`` into the Mutating and Validating webhook configurations, and the
-   pod webhooks' ``objectSelector``/``matchConditions`` to match its serverless platform
-   key (``--serverless-platform-key``: pods with that label must reach the webhook);
+3. patches ``caBundle`` into the Mutating and Validating webhook configurations, and, in
+   the same patch, the pod webhooks' ``objectSelector``/``matchConditions`` to match its
+   serverless platform key (``--serverless-platform-key``: pods with that label must reach
+   the webhook; the wanted selection is built once, at construction);
 4. every ``check_interval`` seconds re-reads the Secret, rotates it when fewer than 30 days
    remain, reloads the served certificate when it changed (another replica may have
-   rotated it) and re-patches ``caBundle`` and the selection (re-applied manifests may
-   have reset them).
+   rotated it) and re-patches ``caBundle`` and the selection when they differ (re-applied
+   manifests may have reset them): one read and at most one patch per configuration.
 
 The plugin profile is rebuilt whenever its ConfigMap changes; a plugin name it does not
 know is left out, logged (``webhook_profile_plugin_unknown``) and reported as a Warning
@@ -194,6 +195,7 @@ class WebhookServer:
             names=certs.serving_names(config.service_name, context.namespace),
             mutating=config.mutating_configs, validating=config.validating_configs,
             rotate_before=config.rotate_before, leaf_validity=config.leaf_validity,
+            mutating_changes=configuration.selection_changes(platform_key=config.serverless_platform_key),
         )
         self._cert_dir = config.cert_dir or Path(tempfile.mkdtemp(prefix="fluid-webhook-"))
         self._tls: ssl.SSLContext | None = None
@@ -258,7 +260,7 @@ class WebhookServer:
             log.info("webhook_stopped", port=self.port)
 
     async def check(self) -> None:
-        """One round of: rotate if needed, reload if the Secret changed, re-patch caBundle."""
+        """One round of: rotate if needed, reload if the Secret changed, re-patch the configurations."""
         try:
             bundle = await self.keeper.ensure()
             if bundle.cert != self._served:
@@ -274,21 +276,6 @@ class WebhookServer:
             await self.keeper.patch_ca_bundles(bundle)
         except errors.ApiError as exc:  # e.g. a concurrent patch from another replica
             log.warning("webhook_ca_bundle_patch_failed", error=str(exc))
-        try:
-            await self._patch_selection()
-        except errors.ApiError as exc:
-            log.warning("webhook_selection_patch_failed", error=str(exc))
-
-    async def _patch_selection(self) -> None:
-        """Make the pod webhooks send pods with the platform label key (or stop, when unset)."""
-        key = self.config.serverless_platform_key
-        for name in self.config.mutating_configs:
-            live = await self._client.get_or_none(resources.MUTATING_WEBHOOKS, name)
-            ops = configuration.selection_ops(live, platform_key=key) if live else []
-            if ops:
-                await self._client.json_patch(resources.MUTATING_WEBHOOKS, name, None, ops)
-                log.info("webhook_selection_patched", name=name, platform_key=key or None,
-                         fields=len(ops) - 1)
 
     def _load(self, bundle: certs.Bundle) -> None:
         cert_path, key_path = _write(self._cert_dir, bundle)
