@@ -8,7 +8,6 @@ Event recorder. Only the boundary into runtime processes is a fake: a
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 
 from fluid.kube import KubeClient, slim
 from fluid.reconcile import Manager, ManagerConfig
-from fluid.testing.wait import eventually
+from fluid.testing.managers import running
 
 sys.path.insert(0, str(Path(__file__).parent))  # engines_driver
 
@@ -29,12 +28,5 @@ async def engine_env(kube: KubeClient, fluid_crds: list[str],
                      workloads: list[str]) -> AsyncIterator[EngineEnv]:
     manager = Manager(kube, ManagerConfig(health_port=None, transforms=slim.TRANSFORMS))
     env = EngineEnv(kube, manager)
-    task = asyncio.create_task(manager.run())
-    try:
-        await eventually(lambda: manager.ready or task.done(), timeout=30, what="informers synced")
-        if task.done():
-            task.result()
+    async with running(manager, timeout=30):
         yield env
-    finally:
-        manager.stop()
-        await asyncio.wait_for(task, 30)
