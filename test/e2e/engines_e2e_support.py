@@ -247,14 +247,22 @@ async def scale_out_and_back(kube: KubeClient, want: Expected) -> Obj:
 
 async def delete_and_wait_clean(kube: KubeClient, want: Expected, ports: PortAllocator) -> None:
     """Delete the Dataset and the runtime; nothing of them stays, their host ports go."""
-    await kube.delete(kinds.DATASET.resource, want.name, want.namespace)
-    await kube.delete(want.kind.resource, want.name, want.namespace)
+    await delete_runtime_and_wait_clean(kube, kind=want.kind, namespace=want.namespace,
+                                        name=want.name, ports=ports)
+
+
+async def delete_runtime_and_wait_clean(kube: KubeClient, *, kind: KindInfo, namespace: str,
+                                        name: str, ports: PortAllocator) -> None:
+    """``delete_and_wait_clean`` for a Dataset and runtime named ``name`` of ``kind``."""
+    await kube.delete(kinds.DATASET.resource, name, namespace)
+    await kube.delete(kind.resource, name, namespace)
+    labels = instance(str(kind.runtime_type), name)
 
     async def all_gone() -> bool:
-        return not await left_behind(kube, kind=want.kind, namespace=want.namespace,
-                                     name=want.name, labels=want.labels)
+        return not await left_behind(kube, kind=kind, namespace=namespace, name=name,
+                                     labels=labels)
     await eventually(all_gone, timeout=90, what="no workload, PV, PVC or node label left")
-    assert ports.held_by(owner_key(want.kind.kind, want.namespace, want.name)) == {}
+    assert ports.held_by(owner_key(kind.kind, namespace, name)) == {}
 
 
 def assert_secrets_kept(values: Iterable[str], *, text: str, logs: list[Any],

@@ -23,17 +23,23 @@ from typing import Any
 
 import attrs
 import pytest
-from engines_e2e_support import instance, left_behind, ready_pod_names, selector
+from engines_e2e_support import (
+    delete_runtime_and_wait_clean,
+    engine_settings,
+    instance,
+    ready_pod_names,
+    selector,
+)
 
 from fluid.api import constants as c
 from fluid.api import kinds
 from fluid.engines import base
 from fluid.engines.alluxio.engine import AlluxioEngine
 from fluid.engines.alluxio.fake import FakeAlluxioMaster, Reads
-from fluid.engines.base import EngineConfig, EngineSettings, RecordingExecutor
+from fluid.engines.base import RecordingExecutor
 from fluid.kube import KubeClient, resources
 from fluid.kube.resources import Resource
-from fluid.scheduling.ports import PortAllocator, PortRange, load_from_cluster, owner_key
+from fluid.scheduling.ports import PortAllocator, PortRange, owner_key
 from fluid.testing.managers import running_controllers
 from fluid.testing.wait import eventually
 
@@ -66,13 +72,11 @@ async def fluid(kube: KubeClient, fluid_crds: list[str], workloads: list[str]) -
     master = FakeAlluxioMaster(ufs_bytes=8 * GiB, files=12, capacity_bytes=6 * GiB,
                                used_bytes=2 * GiB)
     executor = master.executor()
-    ports = PortAllocator(PortRange(20000, 26000), loader=load_from_cluster(kube))
-    settings = EngineSettings(
-        factories={kinds.ALLUXIO_RUNTIME.kind: alluxio_engine}, ports=ports, executor=executor,
-        config=EngineConfig(sync_retry_seconds=0.0), resync_seconds=1.0, setup_retry_seconds=1.0,
-    )
+    settings = engine_settings(kube, kind=kinds.ALLUXIO_RUNTIME, factory=alluxio_engine,
+                               executor=executor, ports=PortRange(20000, 26000))
+    assert settings.ports is not None
     async with running_controllers(kube, ["dataset", "runtime"], engines=settings):
-        yield HAEnv(master, executor, ports)
+        yield HAEnv(master, executor, settings.ports)
 
 
 def dataset(namespace: str, name: str) -> Obj:
@@ -176,15 +180,8 @@ async def test_three_masters_on_the_embedded_journal(
     assert ("alluxio", "fsadmin", "report", "metrics") in [x.command for x in fluid.executor.calls]
 
     # Deleting the runtime takes every master, Service and port with it.
-    await kube.delete(kinds.DATASET.resource, NAME, namespace)
-    await kube.delete(kinds.ALLUXIO_RUNTIME.resource, NAME, namespace)
-
-    async def all_gone() -> bool:
-        return not await left_behind(kube, kind=kinds.ALLUXIO_RUNTIME, namespace=namespace,
-                                     name=NAME, labels=INSTANCE)
-
-    await eventually(all_gone, timeout=90, what="masters, Services and runtime gone")
-    assert fluid.ports.held_by(owner_key("AlluxioRuntime", namespace, NAME)) == {}
+    await delete_runtime_and_wait_clean(kube, kind=kinds.ALLUXIO_RUNTIME, namespace=namespace,
+                                        name=NAME, ports=fluid.ports)
 
 
 async def test_an_even_number_of_masters_is_refused(
