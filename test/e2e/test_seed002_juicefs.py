@@ -14,7 +14,6 @@ JuiceFS pods is a recorded fake, and its commands are asserted exactly.
 from __future__ import annotations
 
 import base64
-import contextlib
 import copy
 import sys
 import uuid
@@ -26,10 +25,9 @@ import pytest
 import structlog
 import yaml
 
-from fluid.api import constants, install, kinds
+from fluid.api import constants, kinds
 from fluid.engines.base import EngineConfig, EngineSettings, RecordingExecutor
 from fluid.kube import KubeClient, resources
-from fluid.reconcile import Manager
 from fluid.scheduling.ports import PortAllocator, PortRange
 from fluid.testing import controlplane
 from fluid.testing.managers import running_controllers
@@ -58,11 +56,6 @@ def seed_docs(namespace: str) -> list[Obj]:
     return docs
 
 
-@pytest.fixture(scope="module")
-async def crds(kube: KubeClient) -> list[str]:
-    return await install.install_crds(kube)
-
-
 @pytest.fixture
 async def fifth_node(kube: KubeClient, workloads: list[str]) -> AsyncIterator[str]:
     """The seed asks for 5 exclusive workers; the session has 4 kwok nodes, so add one."""
@@ -76,13 +69,6 @@ async def fifth_node(kube: KubeClient, workloads: list[str]) -> AsyncIterator[st
     await eventually(ready, timeout=30, what=f"node {name} Ready")
     yield name
     await kube.delete(resources.NODES, name)
-
-
-@contextlib.asynccontextmanager
-async def fluid(kube: KubeClient, settings: EngineSettings) -> AsyncIterator[Manager]:
-    """The Dataset and runtime controllers, as the controller-manager runs them."""
-    async with running_controllers(kube, ["dataset", "runtime"], engines=settings) as manager:
-        yield manager
 
 
 async def get(kube: KubeClient, kind: str, namespace: str) -> Obj:
@@ -103,7 +89,7 @@ async def wait_workers(kube: KubeClient, namespace: str, count: int) -> list[Obj
     return found
 
 
-async def test_seed002_juicefs_runtime(kube: KubeClient, namespace: str, crds: list[str],
+async def test_seed002_juicefs_runtime(kube: KubeClient, namespace: str, fluid_crds: list[str],
                                        workloads: list[str], fifth_node: str) -> None:
     mount = f"/runtime-mnt/juicefs/{namespace}/{NAME}/juicefs-fuse"
     executor = RecordingExecutor({
@@ -121,7 +107,7 @@ async def test_seed002_juicefs_runtime(kube: KubeClient, namespace: str, crds: l
                                 for k, v in SECRET_VALUES.items()}})
 
     with structlog.testing.capture_logs() as logs:
-        async with fluid(kube, settings):
+        async with running_controllers(kube, ["dataset", "runtime"], engines=settings):
             for doc in seed_docs(namespace):
                 await kube.create(doc)
 

@@ -15,7 +15,6 @@ a recorded fake, and its commands are asserted exactly.
 from __future__ import annotations
 
 import base64
-import contextlib
 import copy
 import json
 import sys
@@ -28,10 +27,9 @@ import pytest
 import structlog
 import yaml
 
-from fluid.api import constants, install, kinds
+from fluid.api import constants, kinds
 from fluid.engines.base import EngineConfig, EngineSettings, RecordingExecutor
 from fluid.kube import KubeClient, resources
-from fluid.reconcile import Manager
 from fluid.testing.managers import running_controllers
 from fluid.testing.wait import eventually
 
@@ -63,25 +61,11 @@ def sample(namespace: str, profile: str) -> list[Obj]:
     return docs
 
 
-@pytest.fixture(scope="module")
-async def crds(kube: KubeClient) -> list[str]:
-    return await install.install_crds(kube)
-
-
 @pytest.fixture
 async def profile(kube: KubeClient) -> AsyncIterator[str]:
     name = f"nfs-{uuid.uuid4().hex[:8]}"
     yield name
     await kube.delete(kinds.THIN_RUNTIME_PROFILE.resource, name)
-
-
-@contextlib.asynccontextmanager
-async def fluid(kube: KubeClient, settings: EngineSettings) -> AsyncIterator[Manager]:
-    """The Dataset, reference and runtime controllers, as the controller-manager runs them."""
-    async with running_controllers(
-        kube, ["dataset", "reference", "runtime"], engines=settings
-    ) as manager:
-        yield manager
 
 
 async def get(kube: KubeClient, kind: str, namespace: str) -> Obj:
@@ -96,7 +80,7 @@ async def wait_workers(kube: KubeClient, namespace: str, count: int) -> None:
     await eventually(settled, timeout=90, interval=0.3, what=f"{count} thin workers Ready")
 
 
-async def test_thin_runtime_with_profile(kube: KubeClient, namespace: str, crds: list[str],
+async def test_thin_runtime_with_profile(kube: KubeClient, namespace: str, fluid_crds: list[str],
                                          workloads: list[str], profile: str) -> None:
     target = f"/runtime-mnt/thin/{namespace}/{NAME}/thin-fuse"
     executor = RecordingExecutor({
@@ -111,7 +95,7 @@ async def test_thin_runtime_with_profile(kube: KubeClient, namespace: str, crds:
     fuse_label = constants.fuse_label(namespace, NAME)
 
     with structlog.testing.capture_logs() as logs:
-        async with fluid(kube, settings):
+        async with running_controllers(kube, ["dataset", "reference", "runtime"], engines=settings):
             for doc in sample(namespace, profile):
                 await kube.create(doc)
             await wait_workers(kube, namespace, 1)
