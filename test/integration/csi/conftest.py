@@ -61,9 +61,5 @@ async def plugin(
     mount_ns: csiproc.MountNamespace, workdir: Path
 ) -> AsyncIterator[csiproc.PluginProcess]:
     """The real fluid-csi in the mount namespace; it must exit cleanly on SIGTERM."""
-    process = csiproc.PluginProcess(workdir=workdir, node_id="node-a", namespace=mount_ns)
-    await process.ready()
-    yield process
-    code = await process.stop()
-    print(process.logs())  # shown by pytest when the test failed
-    assert code == 0, "fluid-csi did not exit cleanly on SIGTERM"
+    async with csiproc.running_plugin(mount_ns, workdir) as process:
+        yield process

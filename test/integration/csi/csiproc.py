@@ -21,7 +21,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -254,6 +254,24 @@ class PluginProcess:
             code = self.process.wait()
         self._log.close()
         return code
+
+
+@contextlib.asynccontextmanager
+async def running_plugin(
+    namespace: MountNamespace, workdir: Path, *, readonly_bind: str | None = None,
+) -> AsyncIterator[PluginProcess]:
+    """The real fluid-csi (node ``node-a``) in ``namespace`` for the block; it must exit
+    cleanly on SIGTERM. ``readonly_bind``: as ``PluginProcess``'s."""
+    process = PluginProcess(
+        workdir=workdir, node_id="node-a", namespace=namespace, readonly_bind=readonly_bind
+    )
+    try:
+        await process.ready()
+        yield process
+    finally:
+        code = await process.stop()
+        print(process.logs())  # shown by pytest when the test failed
+    assert code == 0, "fluid-csi did not exit cleanly on SIGTERM"
 
 
 class MountinfoWatcher:

@@ -12,8 +12,6 @@ something.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,22 +22,6 @@ pytestmark = pytest.mark.mounts
 
 CYCLES = 12
 """Read-only publish/unpublish cycles watched in one go."""
-
-
-@asynccontextmanager
-async def _plugin(
-    mount_ns: csiproc.MountNamespace, workdir: Path, mode: str
-) -> AsyncIterator[csiproc.PluginProcess]:
-    process = csiproc.PluginProcess(
-        workdir=workdir, node_id="node-a", namespace=mount_ns, readonly_bind=mode
-    )
-    try:
-        await process.ready()
-        yield process
-    finally:
-        code = await process.stop()
-        print(process.logs())  # shown by pytest when the test failed
-    assert code == 0, "fluid-csi did not exit cleanly on SIGTERM"
 
 
 async def _publish_read_only(
@@ -104,7 +86,7 @@ async def test_the_two_step_fallback_publishes_read_only_but_is_briefly_writable
 ) -> None:
     fuse.start()
     target = layout.target()
-    async with _plugin(mount_ns, workdir, "two-step") as plugin:
+    async with csiproc.running_plugin(mount_ns, workdir, readonly_bind="two-step") as plugin:
         await _publish_read_only(plugin, mount_ns, layout, target)
         assert mount_ns.writes_fail_read_only(target)
         assert not (layout.data / "new.txt").exists()
@@ -131,7 +113,7 @@ async def test_without_the_mount_syscalls_the_plugin_falls_back_and_says_so_once
 ) -> None:
     fuse.start()
     targets = [layout.target(csiproc.POD), layout.target(csiproc.OTHER_POD)]
-    async with _plugin(mount_ns, workdir, "enosys") as plugin:
+    async with csiproc.running_plugin(mount_ns, workdir, readonly_bind="enosys") as plugin:
         for target in targets:
             await _publish_read_only(plugin, mount_ns, layout, target)
             assert mount_ns.writes_fail_read_only(target)
@@ -170,7 +152,7 @@ async def test_what_the_kubelet_side_sees_of_a_read_only_publish(
     target = layout.target()
     kubelet_ns = _kubelet_side(mount_ns, layout)
     try:
-        async with _plugin(mount_ns, workdir, mode) as plugin:
+        async with csiproc.running_plugin(mount_ns, workdir, readonly_bind=mode) as plugin:
             await _publish_read_only(plugin, mount_ns, layout, target)
             (entry,) = kubelet_ns.entries_at(target)
             modes = {"ro", "rw"} & set(entry[5].split(","))
