@@ -11,7 +11,7 @@ network, so one admission is a few microseconds of dict work per plugin.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Protocol
 
 import attrs
@@ -19,8 +19,12 @@ import attrs
 from fluid.webhook.datasets import Caches, DatasetUse
 from fluid.webhook.jsonpatch import PatchEditor
 
-__all__ = ["MUTATED", "SKIPPED", "Decision", "Denied", "Plugin", "PluginFactory", "PodContext"]
+__all__ = [
+    "HOST_TO_CONTAINER", "MUTATED", "SKIPPED", "Decision", "Denied", "Plugin", "PluginFactory",
+    "PodContext",
+]
 
+HOST_TO_CONTAINER = "HostToContainer"
 MUTATED = "mutated"
 SKIPPED = "skipped"
 
@@ -74,6 +78,21 @@ class PodContext:
     @property
     def dataset_volumes(self) -> frozenset[str]:
         return frozenset(v for use in self.datasets for v in use.volumes)
+
+    def propagate_mounts(self, volumes: Collection[str]) -> int:
+        """``mountPropagation: HostToContainer`` on every init/app container mount of
+        ``volumes`` that sets none (a FUSE mount repaired or made later is then seen);
+        returns how many mounts changed."""
+        changed = 0
+        spec = self.pod.get("spec") or {}
+        for field in ("initContainers", "containers"):
+            for c_index, container in enumerate(spec.get(field) or ()):
+                for m_index, mount in enumerate(container.get("volumeMounts") or ()):
+                    if mount.get("name") in volumes and not mount.get("mountPropagation"):
+                        self.editor.set(("spec", field, c_index, "volumeMounts", m_index,
+                                         "mountPropagation"), HOST_TO_CONTAINER)
+                        changed += 1
+        return changed
 
 
 class Plugin(Protocol):

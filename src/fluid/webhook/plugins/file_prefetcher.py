@@ -40,7 +40,7 @@ from typing import Any
 import attrs
 
 from fluid.api import pod_labels as labels
-from fluid.webhook.plugins.api import Decision, Denied, Plugin, PodContext
+from fluid.webhook.plugins.api import HOST_TO_CONTAINER, Decision, Denied, Plugin, PodContext
 
 __all__ = [
     "ANNOTATION_ASYNC",
@@ -187,7 +187,7 @@ class FilePrefetcher:
 
     def _container(self, request: _Request) -> dict[str, Any]:
         mounts: list[dict[str, Any]] = [
-            {"name": volume, "mountPath": path, "mountPropagation": "HostToContainer"}
+            {"name": volume, "mountPath": path, "mountPropagation": HOST_TO_CONTAINER}
             for volume, path in request.mounts
         ]
         mounts.append({"name": STATUS_VOLUME, "mountPath": STATUS_MOUNT_PATH})

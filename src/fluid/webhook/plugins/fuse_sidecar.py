@@ -263,12 +263,7 @@ class FuseSidecar:
             if volume.get("name") in use.volumes:
                 ctx.editor.set(("spec", "volumes", v_index),
                                {"name": volume["name"], "hostPath": {"path": mount_path}})
-        for field in ("initContainers", "containers"):
-            for c_index, container in enumerate(ctx.pod.get("spec", {}).get(field) or ()):
-                for m_index, mount in enumerate(container.get("volumeMounts") or ()):
-                    if mount.get("name") in use.volumes and not mount.get("mountPropagation"):
-                        ctx.editor.set((*("spec", field, c_index, "volumeMounts", m_index),
-                                        "mountPropagation"), "HostToContainer")
+        ctx.propagate_mounts(use.volumes)
 
 
 def build(args: Mapping[str, Any]) -> Plugin:

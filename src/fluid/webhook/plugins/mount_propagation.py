@@ -12,12 +12,11 @@ from typing import Any
 
 import attrs
 
-from fluid.webhook.plugins.api import Decision, Plugin, PodContext
+from fluid.webhook.plugins.api import HOST_TO_CONTAINER, Decision, Plugin, PodContext
 
 __all__ = ["NAME", "build"]
 
 NAME = "MountPropagationInjector"
-HOST_TO_CONTAINER = "HostToContainer"
 
 
 @attrs.frozen
@@ -25,15 +24,7 @@ class MountPropagationInjector:
     name: str = NAME
 
     def mutate(self, ctx: PodContext) -> Decision:
-        volumes = ctx.dataset_volumes
-        changed = 0
-        for field in ("initContainers", "containers"):
-            for c_index, container in enumerate(ctx.pod.get("spec", {}).get(field) or ()):
-                for m_index, mount in enumerate(container.get("volumeMounts") or ()):
-                    if mount.get("name") in volumes and not mount.get("mountPropagation"):
-                        path = ("spec", field, c_index, "volumeMounts", m_index, "mountPropagation")
-                        ctx.editor.set(path, HOST_TO_CONTAINER)
-                        changed += 1
+        changed = ctx.propagate_mounts(ctx.dataset_volumes)
         if not changed:
             return Decision.skipped("no dataset mount without propagation")
         return Decision.mutated(f"{changed} mounts set to {HOST_TO_CONTAINER}")
