@@ -54,6 +54,21 @@ def instance(runtime_type: str, name: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": runtime_type, "app.kubernetes.io/instance": name}
 
 
+def exclusive_node_labels(runtime_type: str, namespace: str, name: str, *, medium: str,
+                          size: str) -> dict[str, str]:
+    """Seed 000's label set on a cache node of an Exclusive dataset with one tier:
+    ``medium`` is the label's medium letter (``m`` MEM, ``d`` SSD), ``size`` the tier's."""
+    ns_name = f"{namespace}-{name}"
+    return {
+        c.LABEL_DATASET_NUM: "1",
+        f"fluid.io/s-{runtime_type}-{ns_name}": "true",
+        f"fluid.io/s-{ns_name}": "true",
+        f"fluid.io/s-h-{runtime_type}-{medium}-{ns_name}": size,
+        f"fluid.io/s-h-{runtime_type}-t-{ns_name}": size,
+        c.LABEL_EXCLUSIVE: f"{namespace}_{name}",
+    }
+
+
 def ready(pod: Obj) -> bool:
     return any(x["type"] == "Ready" and x["status"] == "True"
                for x in (pod.get("status") or {}).get("conditions") or [])

@@ -38,13 +38,13 @@ from engines_e2e_support import (
     create_secret,
     delete_and_wait_clean,
     engine_settings,
+    exclusive_node_labels,
     instance,
     objects_text,
     ready_pod_names,
     selector,
 )
 
-from fluid.api import constants as c
 from fluid.api import kinds
 from fluid.engines.alluxio.engine import AlluxioEngine
 from fluid.engines.alluxio.fake import FakeAlluxioMaster
@@ -153,17 +153,10 @@ async def fluid(kube: KubeClient, fluid_crds: list[str], workloads: list[str]) -
 
 
 def expected(namespace: str) -> Expected:
-    ns_name = f"{namespace}-{NAME}"
     return Expected(
         kind=kinds.ALLUXIO_RUNTIME, namespace=namespace, name=NAME, fuse_dir="alluxio-fuse",
-        ufs_total="2.50GiB", capacity="4.00GiB", files="120", node_labels={
-            c.LABEL_DATASET_NUM: "1",
-            f"fluid.io/s-alluxio-{ns_name}": "true",
-            f"fluid.io/s-{ns_name}": "true",
-            f"fluid.io/s-h-alluxio-m-{ns_name}": "4GiB",
-            f"fluid.io/s-h-alluxio-t-{ns_name}": "4GiB",
-            c.LABEL_EXCLUSIVE: f"{namespace}_{NAME}",
-        })
+        ufs_total="2.50GiB", capacity="4.00GiB", files="120",
+        node_labels=exclusive_node_labels("alluxio", namespace, NAME, medium="m", size="4GiB"))
 
 
 def pod_spec(workload: Obj) -> Obj:

@@ -32,13 +32,13 @@ from engines_e2e_support import (
     create_secret,
     delete_and_wait_clean,
     engine_settings,
+    exclusive_node_labels,
     instance,
     objects_text,
     ready_pod_names,
     scale_out_and_back,
 )
 
-from fluid.api import constants as c
 from fluid.api import kinds
 from fluid.engines.goosefs import engine as goosefs
 from fluid.engines.goosefs.fake import FakeGooseFSMaster
@@ -111,17 +111,10 @@ GOOSEFS_PORTS = {"master-rpc", "master-web", "job-master-rpc", "job-master-web",
 
 def expected(namespace: str) -> Expected:
     """2.5 GiB in 120 files, 10 GiB of SSD cache, seed 000's labels with Exclusive placement."""
-    ns_name = f"{namespace}-{NAME}"
     return Expected(
         kind=kinds.GOOSEFS_RUNTIME, namespace=namespace, name=NAME, fuse_dir="goosefs-fuse",
-        ufs_total="2.50GiB", capacity="10.00GiB", files="120", node_labels={
-            c.LABEL_DATASET_NUM: "1",
-            f"fluid.io/s-goosefs-{ns_name}": "true",
-            f"fluid.io/s-{ns_name}": "true",
-            f"fluid.io/s-h-goosefs-d-{ns_name}": "10GiB",
-            f"fluid.io/s-h-goosefs-t-{ns_name}": "10GiB",
-            c.LABEL_EXCLUSIVE: f"{namespace}_{NAME}",
-        })
+        ufs_total="2.50GiB", capacity="10.00GiB", files="120",
+        node_labels=exclusive_node_labels("goosefs", namespace, NAME, medium="d", size="10GiB"))
 
 
 def containers(workload: Obj) -> dict[str, Obj]:

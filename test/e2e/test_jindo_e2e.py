@@ -32,13 +32,13 @@ from engines_e2e_support import (
     create_secret,
     delete_and_wait_clean,
     engine_settings,
+    exclusive_node_labels,
     instance,
     objects_text,
     ready_pod_names,
     scale_out_and_back,
 )
 
-from fluid.api import constants as c
 from fluid.api import kinds
 from fluid.engines.jindo import engine as jindo
 from fluid.engines.jindo.fake import FakeJindoMaster, UfsTree
@@ -96,17 +96,10 @@ HADOOP_CONF = {"core-site.xml": "<configuration><property><name>fs.defaultFS</na
 
 def expected(namespace: str) -> Expected:
     """5 GiB in 42 files, 40 GiB of SSD cache, seed 000's labels with Exclusive placement."""
-    ns_name = f"{namespace}-{NAME}"
     return Expected(
         kind=kinds.JINDO_RUNTIME, namespace=namespace, name=NAME, fuse_dir="jindofs-fuse",
-        ufs_total="5.00GiB", capacity="40.00GiB", files="42", node_labels={
-            c.LABEL_DATASET_NUM: "1",
-            f"fluid.io/s-jindo-{ns_name}": "true",
-            f"fluid.io/s-{ns_name}": "true",
-            f"fluid.io/s-h-jindo-d-{ns_name}": "40GiB",
-            f"fluid.io/s-h-jindo-t-{ns_name}": "40GiB",
-            c.LABEL_EXCLUSIVE: f"{namespace}_{NAME}",
-        })
+        ufs_total="5.00GiB", capacity="40.00GiB", files="42",
+        node_labels=exclusive_node_labels("jindo", namespace, NAME, medium="d", size="40GiB"))
 
 
 def template(workload: Obj) -> Obj:

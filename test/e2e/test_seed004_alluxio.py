@@ -27,6 +27,7 @@ from engines_e2e_support import (
     Expected,
     delete_and_wait_clean,
     engine_settings,
+    exclusive_node_labels,
     instance,
     labelled_nodes,
     labels_follow_workers,
@@ -36,7 +37,6 @@ from engines_e2e_support import (
 )
 from prometheus_client import REGISTRY
 
-from fluid.api import constants as c
 from fluid.api import kinds
 from fluid.engines.alluxio.engine import AlluxioEngine
 from fluid.engines.alluxio.fake import FakeAlluxioMaster
@@ -125,17 +125,10 @@ async def check_seed_workloads(kube: KubeClient, namespace: str) -> None:
 
 def expected(namespace: str) -> Expected:
     """3.31 GiB in 1 file, 20 GiB of MEM cache, seed 000's labels with Exclusive placement."""
-    ns_name = f"{namespace}-{NAME}"
     return Expected(
         kind=kinds.ALLUXIO_RUNTIME, namespace=namespace, name=NAME, fuse_dir="alluxio-fuse",
-        ufs_total="3.31GiB", capacity="20.00GiB", files="1", node_labels={
-            c.LABEL_DATASET_NUM: "1",
-            f"fluid.io/s-alluxio-{ns_name}": "true",
-            f"fluid.io/s-{ns_name}": "true",
-            f"fluid.io/s-h-alluxio-m-{ns_name}": "20GiB",
-            f"fluid.io/s-h-alluxio-t-{ns_name}": "20GiB",
-            c.LABEL_EXCLUSIVE: f"{namespace}_{NAME}",
-        })
+        ufs_total="3.31GiB", capacity="20.00GiB", files="1",
+        node_labels=exclusive_node_labels("alluxio", namespace, NAME, medium="m", size="20GiB"))
 
 
 async def test_seed004_pvc_dataset_with_alluxio_mem_tier(
