@@ -106,6 +106,7 @@ __all__ = [
     "fuse_host_pid",
     "hadoop_config",
     "hadoop_config_mount",
+    "image_or_default",
     "init_users",
     "mount_modes",
     "mount_secrets",
@@ -961,6 +962,13 @@ class InitUsers:
         return container
 
 
+def image_or_default(image: str | None, tag: str | None, default: str) -> str:
+    """``image:tag`` as the runtime names them, each part it leaves empty taken from
+    ``default`` (``repo:tag``)."""
+    repo, _, default_tag = default.rpartition(":")
+    return f"{image or repo}:{tag or default_tag}"
+
+
 def init_users(*, key: RuntimeKey, run_as: User | None, spec: InitUsersSpec | None,
                default_image: str, pull_policy: str) -> InitUsers | None:
     """The runtime's ``InitUsers`` (None without ``runAs``): the ``initUsers`` image and tag
@@ -968,10 +976,9 @@ def init_users(*, key: RuntimeKey, run_as: User | None, spec: InitUsersSpec | No
     if run_as is None:
         return None
     spec = spec or InitUsersSpec()
-    repo, _, tag = default_image.rpartition(":")
     return InitUsers(
         key=key, uid=run_as.uid, gid=run_as.gid, user=run_as.user, group=run_as.group,
-        image=f"{spec.image or repo}:{spec.image_tag or tag}",
+        image=image_or_default(spec.image, spec.image_tag, default_image),
         pull_policy=spec.image_pull_policy or pull_policy, env=dict(spec.env or {}),
         resources=dict(spec.resources or {}))
 
