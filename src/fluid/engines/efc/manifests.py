@@ -31,7 +31,7 @@ from fluid.api.dataset import Dataset
 from fluid.api.efc import EFCCompTemplateSpec, EFCFuseSpec, EFCRuntime, EFCRuntimeSpec
 from fluid.api.quantity import parse_quantity
 from fluid.api.runtime_common import Level, VersionSpec
-from fluid.engines.base import Obj, RenderContext, uses_host_network
+from fluid.engines.base import Obj, RenderContext, image_or_default, uses_host_network
 
 __all__ = [
     "FUSE_DIR",
@@ -223,8 +223,8 @@ def fuse_options(inp: RenderInput, info: MountInfo) -> str:
 
 
 def _image(version: VersionSpec | None, default: str) -> str:
-    repo, _, tag = default.rpartition(":")
-    return f"{(version.image if version else None) or repo}:{(version.image_tag if version else None) or tag}"
+    return image_or_default(version.image if version else None,
+                            version.image_tag if version else None, default)
 
 
 def _container(inp: RenderInput, *, role: str, version: VersionSpec | None, image: str,

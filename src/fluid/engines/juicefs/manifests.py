@@ -31,7 +31,7 @@ from fluid.api.dataset import Dataset, EncryptOption, Mount
 from fluid.api.juicefs import JuiceFSRuntime, JuiceFSRuntimeSpec
 from fluid.api.quantity import parse_quantity
 from fluid.api.runtime_common import EnvVar, Level
-from fluid.engines.base import Obj, RenderContext, uses_host_network
+from fluid.engines.base import Obj, RenderContext, image_or_default, uses_host_network
 
 __all__ = [
     "COMMUNITY_CLI",
@@ -457,8 +457,7 @@ def mount_script(*, config: JuiceFSConfig, setup: str | None, quota: str | None,
 
 def _image(inp: RenderInput, edition: Edition, image: str | None, tag: str | None) -> str:
     default = inp.images.community if edition is Edition.COMMUNITY else inp.images.enterprise
-    default_repo, _, default_tag = default.rpartition(":")
-    return f"{image or default_repo}:{tag or default_tag}"
+    return image_or_default(image, tag, default)
 
 
 def _meta(inp: RenderInput, name: str, labels: Mapping[str, str]) -> dict[str, Any]:

@@ -197,11 +197,6 @@ def worker_resources(spec: VineyardRuntimeSpec) -> Obj:
 # -- shared pieces -----------------------------------------------------------------------------
 
 
-def _image(image: str | None, tag: str | None, default: str) -> str:
-    repo, _, default_tag = default.rpartition(":")
-    return f"{image or repo}:{tag or default_tag}"
-
-
 def _pod_metadata(spec: VineyardRuntimeSpec,
                   own: PodMetadata | None) -> tuple[dict[str, str], dict[str, str]]:
     common = spec.pod_metadata
@@ -300,7 +295,7 @@ def _master(inp: RenderInput, ports: Ports) -> Obj:
             {"name": "etcd-data", "emptyDir": {}}]
     container: Obj = {
         "name": "vineyard-master",
-        "image": _image(master.image, master.image_tag, inp.images.master),
+        "image": base.image_or_default(master.image, master.image_tag, inp.images.master),
         "imagePullPolicy": master.image_pull_policy or inp.images.pull_policy,
         "securityContext": {"runAsUser": 1001, "runAsNonRoot": True, "privileged": False},
         "command": [
@@ -383,7 +378,7 @@ def _worker(inp: RenderInput, ports: Ports) -> Obj:
     mounts, volumes = _user_volumes(inp, worker)
     container: Obj = {
         "name": "vineyard-worker",
-        "image": _image(worker.image, worker.image_tag, inp.images.worker),
+        "image": base.image_or_default(worker.image, worker.image_tag, inp.images.worker),
         "imagePullPolicy": worker.image_pull_policy or inp.images.pull_policy,
         "command": worker_command(inp, ports),
         "env": _worker_env(inp, worker),
@@ -436,7 +431,7 @@ def _fuse(inp: RenderInput, ports: Ports) -> Obj:
     target = posixpath.join(host_dir, FUSE_DIR)
     container: Obj = {
         "name": "vineyard-fuse",
-        "image": _image(fuse.image, fuse.image_tag, inp.images.fuse),
+        "image": base.image_or_default(fuse.image, fuse.image_tag, inp.images.fuse),
         "imagePullPolicy": fuse.image_pull_policy or inp.images.pull_policy,
         "securityContext": {"privileged": True},
         "env": [
