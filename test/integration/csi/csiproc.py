@@ -258,12 +258,14 @@ class PluginProcess:
 
 @contextlib.asynccontextmanager
 async def running_plugin(
-    namespace: MountNamespace, workdir: Path, *, readonly_bind: str | None = None,
+    namespace: MountNamespace, workdir: Path, *, node_id: str = "node-a",
+    kubeconfig: str | None = None, readonly_bind: str | None = None,
 ) -> AsyncIterator[PluginProcess]:
-    """The real fluid-csi (node ``node-a``) in ``namespace`` for the block; it must exit
-    cleanly on SIGTERM. ``readonly_bind``: as ``PluginProcess``'s."""
+    """The real fluid-csi in ``namespace`` for the block; it must exit cleanly on SIGTERM.
+    The keyword arguments are ``PluginProcess``'s."""
     process = PluginProcess(
-        workdir=workdir, node_id="node-a", namespace=namespace, readonly_bind=readonly_bind
+        workdir=workdir, node_id=node_id, namespace=namespace, kubeconfig=kubeconfig,
+        readonly_bind=readonly_bind,
     )
     try:
         await process.ready()
@@ -341,6 +343,13 @@ def read_errno(path: str) -> tuple[str | None, int | None]:
 
 
 ENOTCONN = errno.ENOTCONN
+
+
+async def stage(plugin: PluginProcess, layout: Layout, **extra: str) -> None:
+    await plugin.node.NodeStageVolume(csi_pb2.NodeStageVolumeRequest(
+        volume_id="default-demo", staging_target_path=layout.staging,
+        volume_capability=mount_capability(), volume_context=layout.context(**extra),
+    ))
 
 
 async def publish(

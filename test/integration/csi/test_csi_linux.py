@@ -15,16 +15,7 @@ import csiproc
 import grpc
 import pytest
 
-from fluid.csi.proto import csi_pb2
-
 pytestmark = pytest.mark.mounts
-
-
-async def _stage(plugin: csiproc.PluginProcess, layout: csiproc.Layout) -> None:
-    await plugin.node.NodeStageVolume(csi_pb2.NodeStageVolumeRequest(
-        volume_id="default-demo", staging_target_path=layout.staging,
-        volume_capability=csiproc.mount_capability(), volume_context=layout.context(),
-    ))
 
 
 def _read(ns: csiproc.MountNamespace, path: str) -> tuple[str | None, int | None]:
@@ -108,7 +99,7 @@ async def test_stage_waits_for_the_fuse_client(
     mount_ns: csiproc.MountNamespace, fuse: csiproc.Bindfs, plugin: csiproc.PluginProcess,
     layout: csiproc.Layout,
 ) -> None:
-    staging = asyncio.ensure_future(_stage(plugin, layout))
+    staging = asyncio.ensure_future(csiproc.stage(plugin, layout))
     await asyncio.sleep(0.5)
     assert not staging.done()
     await asyncio.to_thread(fuse.start)  # the FUSE DaemonSet's pod arrives on the node
@@ -120,7 +111,7 @@ async def test_stage_without_a_fuse_client_is_unavailable(
 ) -> None:
     os.makedirs(layout.fluid_path)  # an empty directory is not the dataset
     with pytest.raises(grpc.aio.AioRpcError) as info:
-        await _stage(plugin, layout)
+        await csiproc.stage(plugin, layout)
     assert info.value.code() == grpc.StatusCode.UNAVAILABLE
     assert "not mounted" in (info.value.details() or "")
 
@@ -132,7 +123,7 @@ async def test_stage_clears_a_dead_fuse_mount(
     fuse.start()
     fuse.kill()
     assert _read(mount_ns, layout.fluid_path + "/hello.txt") == (None, errno.ENOTCONN)
-    staging = asyncio.ensure_future(_stage(plugin, layout))
+    staging = asyncio.ensure_future(csiproc.stage(plugin, layout))
     # The plugin unmounts the dead mount so that a new FUSE client can mount again.
     await csiproc.eventually(
         lambda: layout.fluid_path not in mount_ns.mount_points(), what="dead mount cleared"

@@ -19,7 +19,6 @@ from typing import Any
 import csiproc
 import pytest
 
-from fluid.csi.proto import csi_pb2
 from fluid.kube import KubeClient, errors, resources
 
 pytestmark = pytest.mark.mounts
@@ -27,31 +26,13 @@ pytestmark = pytest.mark.mounts
 CONTENT = "hello from the dataset\n"
 
 
-def _layout(workdir: Path, pod_uid: str) -> tuple[Path, str, str]:
-    data = workdir / "data"
-    (data / "train").mkdir(parents=True)
-    (data / "hello.txt").write_text(CONTENT)
-    (data / "train" / "part-0").write_text("rows\n")
-    fluid_path = str(workdir / "runtime-mnt" / "thin" / "default" / "demo" / "thin-fuse")
-    target = str(
-        workdir / "kubelet" / "pods" / pod_uid / "volumes" / "kubernetes.io~csi"
-        / "default-demo" / "mount"
-    )
-    return data, fluid_path, target
-
-
 async def _publish(
-    plugin: csiproc.PluginProcess, *, fluid_path: str, target: str, namespace: str = "default"
+    plugin: csiproc.PluginProcess, layout: csiproc.Layout, target: str, *,
+    namespace: str = "default",
 ) -> None:
-    context = {"fluid_path": fluid_path, "runtime_namespace": namespace, "runtime_name": "demo"}
-    await plugin.node.NodeStageVolume(csi_pb2.NodeStageVolumeRequest(
-        volume_id="default-demo", staging_target_path=str(Path(target).parent / "staging"),
-        volume_capability=csiproc.mount_capability(), volume_context=context,
-    ))
-    await plugin.node.NodePublishVolume(csi_pb2.NodePublishVolumeRequest(
-        volume_id="default-demo", target_path=target, readonly=True,
-        volume_capability=csiproc.mount_capability(), volume_context=context,
-    ))
+    """Stage, then publish read-only, for the Dataset ``namespace``/demo."""
+    await csiproc.stage(plugin, layout, runtime_namespace=namespace)
+    await csiproc.publish(plugin, layout, target, readonly=True, runtime_namespace=namespace)
 
 
 def _recovered(logs: str) -> list[dict[str, Any]]:
@@ -75,15 +56,13 @@ async def _kill_and_restart(
 
 
 async def test_recovery_rebinds_after_the_fuse_server_restarts(
-    mount_ns: csiproc.MountNamespace, workdir: Path
+    mount_ns: csiproc.MountNamespace, workdir: Path, layout: csiproc.Layout,
+    fuse: csiproc.Bindfs,
 ) -> None:
-    _, fluid_path, target = _layout(workdir, "0c9d7c57-6a0e-4b8f-9d7e-0e6c3f2b1a90")
-    fuse = csiproc.Bindfs(mount_ns, source=str(workdir / "data"), mount_point=fluid_path)
-    plugin = csiproc.PluginProcess(workdir=workdir, node_id="node-a", namespace=mount_ns)
-    try:
-        await plugin.ready()
+    target = layout.target()
+    async with csiproc.running_plugin(mount_ns, workdir) as plugin:
         fuse.start()
-        await _publish(plugin, fluid_path=fluid_path, target=target)
+        await _publish(plugin, layout, target)
         # What the kubelet does for a container with `subPath: train`.
         subpath = str(Path(target).parents[3] / "volume-subpaths" / "default-demo" / "app" / "0")
         assert mount_ns.run("mkdir", "-p", subpath).returncode == 0
@@ -107,11 +86,6 @@ async def test_recovery_rebinds_after_the_fuse_server_restarts(
         await csiproc.eventually(
             lambda: len(_recovered(plugin.logs())) == 2, what="both recoveries to finish",
         )
-    finally:
-        code = await plugin.stop()
-        fuse.stop()
-        print(plugin.logs())
-    assert code == 0
     assert len(_recovered(plugin.logs())) == 2  # the volume and the subPath
 
 
@@ -144,8 +118,9 @@ async def _pod_on(kube: KubeClient, namespace: str, node: str) -> dict[str, Any]
 
 @pytest.mark.cluster
 async def test_recovery_records_an_event_on_the_pod_and_the_dataset(
-    mount_ns: csiproc.MountNamespace, workdir: Path, kube: KubeClient, namespace: str,
-    node_name: str, control_plane: Any, fluid_crds: list[str],
+    mount_ns: csiproc.MountNamespace, workdir: Path, layout: csiproc.Layout,
+    fuse: csiproc.Bindfs, kube: KubeClient, namespace: str, node_name: str,
+    control_plane: Any, fluid_crds: list[str],
 ) -> None:
     dataset = await kube.create({
         "apiVersion": "data.fluid.io/v1alpha1", "kind": "Dataset",
@@ -154,16 +129,12 @@ async def test_recovery_records_an_event_on_the_pod_and_the_dataset(
     })
     pod = await _pod_on(kube, namespace, node_name)
     uid = pod["metadata"]["uid"]
-    _, fluid_path, target = _layout(workdir, uid)
-    fuse = csiproc.Bindfs(mount_ns, source=str(workdir / "data"), mount_point=fluid_path)
-    plugin = csiproc.PluginProcess(
-        workdir=workdir, node_id=node_name, namespace=mount_ns,
-        kubeconfig=control_plane.kubeconfig,
-    )
-    try:
-        await plugin.ready()
+    target = layout.target(uid)
+    async with csiproc.running_plugin(
+        mount_ns, workdir, node_id=node_name, kubeconfig=control_plane.kubeconfig
+    ) as plugin:
         fuse.start()
-        await _publish(plugin, fluid_path=fluid_path, target=target, namespace=namespace)
+        await _publish(plugin, layout, target, namespace=namespace)
         await _kill_and_restart(mount_ns, fuse, target)
 
         def recovered_event(involved_uid: str) -> Any:
@@ -186,8 +157,3 @@ async def test_recovery_records_an_event_on_the_pod_and_the_dataset(
         assert {k: on_dataset["involvedObject"][k] for k in ("apiVersion", "kind", "name")} == {
             "apiVersion": "data.fluid.io/v1alpha1", "kind": "Dataset", "name": "demo"}
         assert on_dataset["message"] == event["message"]
-    finally:
-        code = await plugin.stop()
-        fuse.stop()
-        print(plugin.logs())
-    assert code == 0
