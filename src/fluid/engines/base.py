@@ -42,6 +42,7 @@ import structlog
 
 from fluid.api import constants as c
 from fluid.api import converter
+from fluid.api.base import PodMetadata
 from fluid.api.dataset import Dataset, EncryptOption, User
 from fluid.api.kinds import BY_KIND, KindInfo
 from fluid.api.mount_modes import mount_modes
@@ -108,6 +109,7 @@ __all__ = [
     "hadoop_config_mount",
     "image_or_default",
     "init_users",
+    "merged_pod_metadata",
     "mount_modes",
     "mount_secrets",
     "pod_template_spec",
@@ -960,6 +962,18 @@ class InitUsers:
             mounts=[{"name": volume, "mountPath": host_dir}])
         container["securityContext"] = {"runAsUser": 0, "runAsGroup": 0}
         return container
+
+
+def merged_pod_metadata(*metadata: PodMetadata | None) -> tuple[dict[str, str], dict[str, str]]:
+    """The labels and annotations of several ``podMetadata`` (the runtime's, then the
+    component's), a later one winning on the same key."""
+    labels: dict[str, str] = {}
+    annotations: dict[str, str] = {}
+    for meta in metadata:
+        if meta is not None:
+            labels.update(meta.labels or {})
+            annotations.update(meta.annotations or {})
+    return labels, annotations
 
 
 def image_or_default(image: str | None, tag: str | None, default: str) -> str:
