@@ -33,7 +33,7 @@ from fluid.engines.base import set_condition
 from fluid.kube import KubeClient, resources
 from fluid.kube.events import WARNING, EventRecorder, EventSink
 from fluid.observability import metrics
-from fluid.reconcile import Controller, Informer, Manager, Request, Result, TerminalError
+from fluid.reconcile import Controller, Informer, Manager, Request, Result, TerminalError, generation_changed
 from fluid.reconcile.store import Obj, key_of
 
 __all__ = ["CLAIM_INDEX", "IN_USE_INDEX", "DatasetReconciler", "pod_claims", "pod_datasets_in_use",
@@ -176,10 +176,6 @@ class _UfsMetrics:
         metrics.forget_dataset(key_of(obj))
 
 
-def _spec_changed(old: Obj, new: Obj) -> bool:
-    return bool(old["metadata"].get("generation") != new["metadata"].get("generation"))
-
-
 def setup(manager: Manager, context: ControllerContext) -> None:
     datasets = manager.informer(DATASET.resource)
     datasets.add_handler(_UfsMetrics())
@@ -191,7 +187,7 @@ def setup(manager: Manager, context: ControllerContext) -> None:
         events=EventRecorder(context.client, "dataset-controller"),
     )
     controller = Controller("dataset-controller", reconciler, workers=3)
-    controller.watch(datasets, predicates=(_spec_changed, lifecycle_changed))
+    controller.watch(datasets, predicates=(generation_changed, lifecycle_changed))
 
     def deleting_datasets(pod: Obj) -> Iterable[str]:
         for key in {*pod_claims(pod), *pod_datasets_in_use(pod)}:

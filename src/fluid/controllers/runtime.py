@@ -41,8 +41,8 @@ from fluid.engines.base import (
 from fluid.kube import KubeClient, errors, resources
 from fluid.kube.events import NORMAL, WARNING, EventRecorder, EventSink
 from fluid.observability import metrics
-from fluid.reconcile import Controller, Informer, Manager, Request, Result, TerminalError
-from fluid.reconcile.store import Obj, key_of
+from fluid.reconcile import Controller, Informer, Manager, Request, Result, TerminalError, generation_changed
+from fluid.reconcile.store import Obj
 from fluid.scheduling.ports import PortAllocator, PortRange, load_from_cluster
 
 __all__ = [
@@ -109,11 +109,6 @@ def lifecycle_changed(old: Obj, new: Obj) -> bool:
     keys = ("deletionTimestamp", "finalizers", "ownerReferences")
     old_meta, new_meta = old.get("metadata") or {}, new.get("metadata") or {}
     return any(old_meta.get(k) != new_meta.get(k) for k in keys)
-
-
-def _spec_changed(old: Obj, new: Obj) -> bool:
-    return bool((old.get("metadata") or {}).get("generation")
-                != (new.get("metadata") or {}).get("generation"))
 
 
 # -- the reconciler ----------------------------------------------------------------------------
@@ -353,9 +348,8 @@ def setup(manager: Manager, context: ControllerContext) -> None:
             resync_seconds=settings.resync_seconds, setup_retry_seconds=settings.setup_retry_seconds,
         )
         controller = Controller(f"{info.singular}-controller", reconciler, workers=3)
-        controller.watch(runtimes, predicates=(_spec_changed, lifecycle_changed))
-        controller.watch(datasets, mapper=lambda obj: (key_of(obj),),
-                         predicates=(_spec_changed, lifecycle_changed))
+        controller.watch(runtimes, predicates=(generation_changed, lifecycle_changed))
+        controller.watch(datasets, predicates=(generation_changed, lifecycle_changed))
         for res in (resources.STATEFULSETS, resources.DAEMONSETS):
             controller.owns(manager.informer(res), owner_kind=kind, owner_api_group=c.GROUP)
         controller.watch(pods, mapper=_worker_pod_mapper(str(info.runtime_type)))
