@@ -31,7 +31,13 @@ from fluid.api.dataset import Dataset
 from fluid.api.efc import EFCCompTemplateSpec, EFCFuseSpec, EFCRuntime, EFCRuntimeSpec
 from fluid.api.quantity import parse_quantity
 from fluid.api.runtime_common import Level, VersionSpec
-from fluid.engines.base import Obj, RenderContext, image_or_default, uses_host_network
+from fluid.engines.base import (
+    Obj,
+    RenderContext,
+    image_or_default,
+    merged_pod_metadata,
+    uses_host_network,
+)
 
 __all__ = [
     "FUSE_DIR",
@@ -241,10 +247,7 @@ def _meta(inp: RenderInput, name: str, role: str) -> Obj:
 
 
 def _template(inp: RenderInput, *, component: str, own: PodMetadata | None, pod_spec: Obj) -> Obj:
-    common = inp.spec.pod_metadata
-    labels = {**((common.labels if common else None) or {}), **((own.labels if own else None) or {})}
-    annotations = {**((common.annotations if common else None) or {}),
-                   **((own.annotations if own else None) or {})}
+    labels, annotations = merged_pod_metadata(inp.spec.pod_metadata, own)
     return {"metadata": {"labels": {**labels, **inp.ctx.pod_labels(component), "role": f"efc-{component}"},
                          "annotations": {**annotations, "sidecar.istio.io/inject": "false"}},
             "spec": pod_spec}

@@ -31,7 +31,13 @@ from fluid.api.dataset import Dataset, EncryptOption, Mount
 from fluid.api.juicefs import JuiceFSRuntime, JuiceFSRuntimeSpec
 from fluid.api.quantity import parse_quantity
 from fluid.api.runtime_common import EnvVar, Level
-from fluid.engines.base import Obj, RenderContext, image_or_default, uses_host_network
+from fluid.engines.base import (
+    Obj,
+    RenderContext,
+    image_or_default,
+    merged_pod_metadata,
+    uses_host_network,
+)
 
 __all__ = [
     "COMMUNITY_CLI",
@@ -510,12 +516,8 @@ def _user_volumes(spec: JuiceFSRuntimeSpec, mounts: list[dict[str, Any]], *,
 
 
 def _pod_metadata(spec: JuiceFSRuntimeSpec, component: Any) -> tuple[dict[str, str], dict[str, str]]:
-    labels = dict((spec.pod_metadata.labels if spec.pod_metadata else None) or {})
-    annotations = dict((spec.pod_metadata.annotations if spec.pod_metadata else None) or {})
-    own = component.pod_metadata if component is not None else None
-    labels.update((own.labels if own else None) or {})
-    annotations.update((own.annotations if own else None) or {})
-    return labels, annotations
+    return merged_pod_metadata(spec.pod_metadata,
+                               component.pod_metadata if component is not None else None)
 
 
 def _script_configmap(inp: RenderInput, name: str, role: str, script: str) -> dict[str, Any]:

@@ -197,15 +197,6 @@ def worker_resources(spec: VineyardRuntimeSpec) -> Obj:
 # -- shared pieces -----------------------------------------------------------------------------
 
 
-def _pod_metadata(spec: VineyardRuntimeSpec,
-                  own: PodMetadata | None) -> tuple[dict[str, str], dict[str, str]]:
-    common = spec.pod_metadata
-    labels = {**((common.labels if common else None) or {}), **((own.labels if own else None) or {})}
-    annotations = {**((common.annotations if common else None) or {}),
-                   **((own.annotations if own else None) or {})}
-    return labels, annotations
-
-
 def _env(values: Mapping[str, str] | None) -> list[Obj]:
     return [{"name": k, "value": str(v)} for k, v in (values or {}).items()]
 
@@ -220,7 +211,7 @@ def _meta(inp: RenderInput, name: str, role: str) -> Obj:
 
 def _template(inp: RenderInput, *, component: str, role: str, own: PodMetadata | None,
               pod_spec: Obj) -> Obj:
-    labels, annotations = _pod_metadata(inp.spec, own)
+    labels, annotations = base.merged_pod_metadata(inp.spec.pod_metadata, own)
     return {
         "metadata": {"labels": {**labels, **inp.ctx.pod_labels(component), "role": role},
                      "annotations": {**annotations, "sidecar.istio.io/inject": "false"}},
