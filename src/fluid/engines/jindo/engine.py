@@ -23,6 +23,7 @@ from fluid.engines.base import (
     CacheEngine,
     CacheUsage,
     EngineDeps,
+    HadoopConfig,
     Obj,
     RenderContext,
     RuntimeKey,
@@ -30,10 +31,10 @@ from fluid.engines.base import (
     UfsUsage,
     ValidationFailed,
     is_native,
+    read_hadoop_config,
     structure_models,
 )
 from fluid.engines.jindo import manifests, ops
-from fluid.kube import resources
 
 __all__ = ["JindoEngine", "factory"]
 
@@ -56,7 +57,7 @@ class JindoEngine(CacheEngine):
         super().__init__(deps, key)
         self.images = images or deps.config.default_images(
             manifests.Images(), smartdata="JINDO_SMARTDATA_IMAGE_ENV", fuse="JINDO_FUSE_IMAGE_ENV")
-        self._hadoop: manifests.HadoopConfig | None = None
+        self._hadoop: HadoopConfig | None = None
 
     @property
     def master_name(self) -> str:
@@ -81,22 +82,10 @@ class JindoEngine(CacheEngine):
         except (manifests.RenderError, ValueError) as exc:
             raise ValidationFailed(str(exc)) from None
 
-    async def _read_hadoop_config(self, snap: Snapshot) -> manifests.HadoopConfig | None:
-        """Which Hadoop files ``spec.hadoopConfig`` holds (only the keys are kept)."""
-        name = snap.spec.get("hadoopConfig")
-        if not name:
-            return None
-        found = await self.deps.client.get_or_none(resources.CONFIGMAPS, str(name),
-                                                   self.key.namespace)
-        try:
-            return manifests.hadoop_config(str(name), None if found is None
-                                           else found.get("data") or {})
-        except manifests.RenderError as exc:
-            raise ValidationFailed(str(exc)) from None
-
     async def apply_all(self, snap: Snapshot) -> RenderContext:
         """Read the Hadoop ConfigMap first: ``render`` mounts the files it holds."""
-        self._hadoop = await self._read_hadoop_config(snap)
+        self._hadoop = await read_hadoop_config(
+            self.deps.client, self.key.namespace, snap.spec.get("hadoopConfig"))
         return await super().apply_all(snap)
 
     def port_names(self, snap: Snapshot) -> list[str]:

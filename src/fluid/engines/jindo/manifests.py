@@ -37,17 +37,15 @@ from fluid.api.jindo import JindoCompTemplateSpec, JindoFuseSpec, JindoRuntime, 
 from fluid.api.quantity import parse_quantity
 from fluid.api.runtime_common import Level
 from fluid.engines.base import (
-    HADOOP_FILES,
     UFS_ROOT,
     HadoopConfig,
     Obj,
     RenderContext,
-    ValidationFailed,
     fuse_host_pid,
+    hadoop_config_mount,
     mount_modes,
     mount_path_in_namespace,
 )
-from fluid.engines.base import hadoop_config as _hadoop_config
 
 __all__ = [
     "CACHE_DIRS_INIT",
@@ -57,11 +55,9 @@ __all__ = [
     "DEFAULT_WORKER_RPC_PORT",
     "FUSE_CONTAINER",
     "FUSE_METRICS_PORT_NAME",
-    "HADOOP_FILES",
     "MASTER_CONTAINER",
     "SCRAPE_ANNOTATION",
     "WORKER_CONTAINER",
-    "HadoopConfig",
     "Images",
     "Ports",
     "RenderError",
@@ -69,7 +65,6 @@ __all__ = [
     "Rendered",
     "fuse_metrics_port",
     "fuse_name",
-    "hadoop_config",
     "master_name",
     "master_replicas",
     "port_names",
@@ -129,15 +124,6 @@ class Ports:
     worker_rpc: int = DEFAULT_WORKER_RPC_PORT
     raft: int | None = None
     fuse_metrics: int | None = None
-
-
-def hadoop_config(name: str, data: Mapping[str, Any] | None) -> HadoopConfig:
-    """Which of ``HADOOP_FILES`` the ConfigMap ``name`` holds (``data`` None: not found);
-    each is mounted at ``/<file>``."""
-    try:
-        return _hadoop_config(name, data)
-    except ValidationFailed as exc:
-        raise RenderError(str(exc)) from None
 
 
 PORT_MASTER_RPC = "master-rpc"
@@ -722,17 +708,11 @@ def _token_volume(inp: RenderInput, facts: MountFacts
 
 def _hadoop_volume(inp: RenderInput) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The user's Hadoop files from ``spec.hadoopConfig``, each at ``/<file>``."""
-    wanted = inp.spec.hadoop_config
-    if not wanted:
-        return [], []
-    found = inp.hadoop
-    if found is None or found.configmap != wanted:
-        raise RenderError(f"specified hadoopConfig {wanted!r} has not been read")
-    items = [{"key": f, "path": f} for f in found.files]
-    volume = {"name": HADOOP_VOLUME, "configMap": {"name": wanted, "items": items}}
-    mounts = [{"name": HADOOP_VOLUME, "mountPath": f"/{f}", "subPath": f, "readOnly": True}
-              for f in found.files]
-    return [volume], mounts
+    volumes, _ = hadoop_config_mount(inp.spec.hadoop_config, inp.hadoop, volume=HADOOP_VOLUME,
+                                     directory="/")
+    files = inp.hadoop.files if volumes and inp.hadoop else ()
+    return volumes, [{"name": HADOOP_VOLUME, "mountPath": f"/{f}", "subPath": f, "readOnly": True}
+                     for f in files]
 
 
 def _shared_volumes(inp: RenderInput, facts: MountFacts

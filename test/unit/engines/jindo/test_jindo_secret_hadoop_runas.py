@@ -20,7 +20,16 @@ from jindo_ini_support import parse_ini
 from fluid.api import converter
 from fluid.api.dataset import Dataset
 from fluid.api.jindo import JindoRuntime
-from fluid.engines.base import EngineConfig, EngineDeps, MemoryView, RuntimeKey, Snapshot, ValidationFailed
+from fluid.engines.base import (
+    EngineConfig,
+    EngineDeps,
+    HadoopConfig,
+    MemoryView,
+    RuntimeKey,
+    Snapshot,
+    ValidationFailed,
+    hadoop_config,
+)
 from fluid.engines.jindo import engine, manifests
 
 DATASET: dict[str, Any] = {
@@ -38,11 +47,11 @@ RUNTIME: dict[str, Any] = {
              "tieredstore": {"levels": [{"mediumtype": "SSD", "path": "/mnt/ssd0,/mnt/ssd1",
                                          "quota": "40Gi"}]}},
 }
-BOTH = manifests.HadoopConfig(configmap="hdfs-conf", files=("hdfs-site.xml", "core-site.xml"))
+BOTH = HadoopConfig(configmap="hdfs-conf", files=("hdfs-site.xml", "core-site.xml"))
 
 
 def _render(*, runtime: dict[str, Any] = RUNTIME, dataset: dict[str, Any] = DATASET,
-            hadoop: manifests.HadoopConfig | None = BOTH) -> manifests.Rendered:
+            hadoop: HadoopConfig | None = BOTH) -> manifests.Rendered:
     ctx = render_context(kind="JindoRuntime", namespace="etl", name="spark",
                          runtime_type="jindo", replicas=1)
     return manifests.render(manifests.RenderInput(
@@ -168,12 +177,12 @@ def test_hadoop_files_are_mounted_read_only_in_every_component() -> None:
 
 
 def test_only_the_files_the_configmap_holds_are_mounted() -> None:
-    found = manifests.hadoop_config("hdfs-conf", {"core-site.xml": "<configuration/>",
+    found = hadoop_config("hdfs-conf", {"core-site.xml": "<configuration/>",
                                                   "README": "x"})
 
     out = _render(hadoop=found)
 
-    assert found == manifests.HadoopConfig(configmap="hdfs-conf", files=("core-site.xml",))
+    assert found == HadoopConfig(configmap="hdfs-conf", files=("core-site.xml",))
     assert [m["mountPath"] for m in _main(out.master)["volumeMounts"]
             if m["name"] == "hdfs-confs"] == ["/core-site.xml"]
 
@@ -183,14 +192,14 @@ def test_only_the_files_the_configmap_holds_are_mounted() -> None:
     ({"yarn-site.xml": "<configuration/>"}, r"neither hdfs-site\.xml nor core-site\.xml"),
 ])
 def test_unusable_hadoop_configmap(data: dict[str, str] | None, match: str) -> None:
-    with pytest.raises(manifests.RenderError, match=match):
-        manifests.hadoop_config("hdfs-conf", data)
+    with pytest.raises(ValidationFailed, match=match):
+        hadoop_config("hdfs-conf", data)
 
 
 def test_render_refuses_a_hadoop_config_it_was_not_given() -> None:
-    with pytest.raises(manifests.RenderError, match="has not been read"):
+    with pytest.raises(ValidationFailed, match="has not been read"):
         _render(hadoop=None)
-    with pytest.raises(manifests.RenderError, match="has not been read"):
+    with pytest.raises(ValidationFailed, match="has not been read"):
         _render(hadoop=attrs.evolve(BOTH, configmap="other"))
     out = _render(runtime=_without("hadoopConfig"), hadoop=None)
     assert all(v["name"] != "hdfs-confs" for v in _pod(out.worker)["volumes"])
