@@ -309,7 +309,7 @@ class LocalControlPlane:
             f"--initial-cluster=fluid-test={peer_url}", "--unsafe-no-fsync",
             "--log-level=warn", "--quota-backend-bytes=8589934592",
         ])
-        self._wait(lambda: _http_ok(f"{client_url}/health"), timeout, "etcd /health", "etcd")
+        self._wait(lambda: http_ok(f"{client_url}/health"), timeout, "etcd /health", "etcd")
 
     def _start_apiserver(self, timeout: float) -> None:
         self.apiserver_port = free_port()
@@ -480,7 +480,8 @@ class LocalControlPlane:
         }
 
 
-def _http_ok(url: str) -> bool:
+def http_ok(url: str) -> bool:
+    """``url`` answers 200 within 2 s (plain HTTP; connection errors are False)."""
     try:
         with urllib.request.urlopen(url, timeout=2) as resp:
             return bool(resp.status == 200)

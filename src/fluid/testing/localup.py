@@ -22,7 +22,7 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +106,18 @@ async def apply_all(client: KubeClient, docs: list[dict[str, Any]], namespace: s
     return applied
 
 
+async def _eventually_or_warn(
+    check: Callable[[], Awaitable[bool]], *, timeout: float, what: str
+) -> bool:
+    """True once ``check`` holds; False, with a warning naming ``what``, after ``timeout`` s."""
+    try:
+        await eventually(check, timeout=timeout, interval=0.5, what=what)
+    except AssertionError:
+        print(f"local-up: WARNING no {what} after {timeout:.0f}s", file=sys.stderr)
+        return False
+    return True
+
+
 async def _phase(client: KubeClient, res: resources.Resource, name: str, namespace: str) -> str:
     obj = await client.get_or_none(res, name, namespace)
     return str(((obj or {}).get("status") or {}).get("phase") or "")
@@ -120,13 +132,8 @@ async def wait_phase(
     async def reached() -> bool:
         return await _phase(client, res, name, namespace) == phase
 
-    try:
-        await eventually(reached, timeout=timeout, interval=0.5, what=f"{res.kind} {name} {phase}")
-    except AssertionError:
-        print(f"local-up: WARNING {res.kind} {namespace}/{name} not {phase} after {timeout:.0f}s",
-              file=sys.stderr)
-        return False
-    return True
+    return await _eventually_or_warn(reached, timeout=timeout,
+                                     what=f"{res.kind} {namespace}/{name} {phase}")
 
 
 async def wait_metadata(client: KubeClient, *, name: str, namespace: str, timeout: float) -> None:
@@ -137,11 +144,7 @@ async def wait_metadata(client: KubeClient, *, name: str, namespace: str, timeou
         total = ((obj or {}).get("status") or {}).get("ufsTotal")
         return bool(total) and total != "[Calculating]"
 
-    try:
-        await eventually(known, timeout=timeout, interval=0.5, what=f"ufsTotal of {name}")
-    except AssertionError:
-        print(f"local-up: WARNING Dataset {namespace}/{name} has no ufsTotal after {timeout:.0f}s",
-              file=sys.stderr)
+    await _eventually_or_warn(known, timeout=timeout, what=f"ufsTotal of Dataset {namespace}/{name}")
 
 
 async def datasets_bound(client: KubeClient, setup: Setup) -> bool:
@@ -201,12 +204,8 @@ def wait_ready(url: str, child: subprocess.Popen[bytes], plane: controlplane.Loc
             raise SystemExit(
                 f"local-up: controller-manager exited; log {plane.log_path('controller-manager')}"
             )
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
+        if controlplane.http_ok(url):
+            return
         time.sleep(0.2)
     raise SystemExit("local-up: controller-manager not ready after 60s")
 
