@@ -195,7 +195,7 @@ class ExecAlluxioOps:
                 command=list(command), timeout=timeout or self._timeout,
             )
         except TimeoutError as exc:
-            raise CommandFailed(command, None, "timed out") from exc
+            raise CommandFailed(_redacted(command), None, "timed out") from exc
         if result.exit_code != 0:
             raise CommandFailed(_redacted(command), result)
         return result.stdout

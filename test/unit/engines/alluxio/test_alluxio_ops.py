@@ -145,6 +145,19 @@ async def test_failures_raise_command_failed_without_option_values() -> None:
     assert "denied" in str(failure.value)
 
 
+async def test_timeouts_raise_command_failed_without_option_values() -> None:
+    def hang(_: object) -> ExecResult:
+        raise TimeoutError
+    executor = RecordingExecutor({("alluxio", "fs", "mount"): hang})
+    alluxio = ops.ExecAlluxioOps(executor, namespace="ns", name="demo")
+    with pytest.raises(CommandFailed) as failure:
+        await alluxio.mount("/a", "s3://b", options={"fs.s3a.secret.key": "TOPSECRET"},
+                            read_only=False, shared=False)
+    assert "TOPSECRET" not in str(failure.value)
+    assert "fs.s3a.secret.key=***" in str(failure.value)
+    assert "timed out" in str(failure.value)
+
+
 def test_fake_sizes_read_back() -> None:
     assert format_size(20 * 2**30) == "20.00GB"
     assert [format_size(n) for n in (0, 5120, 4245232, 1231231)] == [
