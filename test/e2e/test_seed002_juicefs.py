@@ -34,7 +34,14 @@ from fluid.testing.managers import running_controllers
 from fluid.testing.wait import eventually
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "engines"))
-from engines_driver import component, label_node, leftovers, namespace_text, ready_pods
+from engines_driver import (
+    component,
+    dataset_and_pvc_bound,
+    label_node,
+    leftovers,
+    namespace_text,
+    ready_pods,
+)
 
 pytestmark = [pytest.mark.cluster, pytest.mark.workloads]
 
@@ -114,12 +121,8 @@ async def test_seed002_juicefs_runtime(kube: KubeClient, namespace: str, fluid_c
             workers = await wait_workers(kube, namespace, 5)
             assert len({p["spec"]["nodeName"] for p in workers}) == 5  # Exclusive placement
 
-            async def bound() -> bool:
-                ds = await get(kube, "Dataset", namespace)
-                pvc = await kube.get_or_none(resources.PERSISTENT_VOLUME_CLAIMS, NAME, namespace)
-                return ds.get("status", {}).get("phase") == "Bound" and \
-                    (pvc or {}).get("status", {}).get("phase") == "Bound"
-            await eventually(bound, timeout=60, interval=0.3, what="Dataset and PVC Bound")
+            await eventually(lambda: dataset_and_pvc_bound(kube, namespace, NAME), timeout=60,
+                             interval=0.3, what="Dataset and PVC Bound")
             ds = await get(kube, "Dataset", namespace)
             assert ds["status"]["runtimes"] == [{"name": NAME, "namespace": namespace,
                                                  "category": "Accelerate", "type": "juicefs",

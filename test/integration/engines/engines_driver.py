@@ -89,6 +89,13 @@ async def wait_ready_pods(kube: KubeClient, namespace: str, selector: dict[str, 
     return found
 
 
+async def dataset_and_pvc_bound(kube: KubeClient, namespace: str, name: str) -> bool:
+    """The Dataset ``name`` and its PVC both Bound."""
+    dataset = await kube.get_or_none(kinds.DATASET.resource, name, namespace)
+    pvc = await kube.get_or_none(resources.PERSISTENT_VOLUME_CLAIMS, name, namespace)
+    return all(((obj or {}).get("status") or {}).get("phase") == "Bound" for obj in (dataset, pvc))
+
+
 def component(runtime_type: str, name: str, comp: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": runtime_type, "app.kubernetes.io/instance": name,
             "app.kubernetes.io/component": comp}
