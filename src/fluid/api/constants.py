@@ -11,6 +11,7 @@ existing clusters and tools already rely on); change none of them casually.
 from __future__ import annotations
 
 import enum
+import re
 
 __all__ = [
     "ANNOTATION_CREATED_BY",
@@ -58,6 +59,7 @@ __all__ = [
     "dataset_id",
     "exclusive_value",
     "fuse_label",
+    "is_dns1035_label",
     "runtime_capacity_label",
     "runtime_label",
 ]
@@ -255,6 +257,12 @@ ANNOTATION_DATAFLOW_AFFINITY_PREFIX = "affinity.dataflow.fluid.io."
 
 _MAX_LABEL_NAME = 63
 """The name part of a label key (after ``prefix/``) is at most 63 characters."""
+_DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+
+
+def is_dns1035_label(name: str) -> bool:
+    """A DNS-1035 label: upstream refuses Dataset and runtime names like ``20-hbase``."""
+    return len(name) <= _MAX_LABEL_NAME and bool(_DNS1035.match(name))
 
 
 def dataset_id(namespace: str, name: str, *, uid: str | None = None) -> str:

@@ -28,7 +28,7 @@ from fluid.api import constants as c
 from fluid.api.kinds import DATASET
 from fluid.api.quantity import parse_quantity
 from fluid.controllers import ControllerContext
-from fluid.controllers.runtime import add_finalizer, lifecycle_changed, remove_finalizer, valid_name
+from fluid.controllers.runtime import add_finalizer, lifecycle_changed, remove_finalizer
 from fluid.engines.base import set_condition
 from fluid.kube import KubeClient, resources
 from fluid.kube.events import WARNING, EventRecorder, EventSink
@@ -82,7 +82,7 @@ class DatasetReconciler:
         dataset = self._datasets.get(request.key)
         if dataset is None:
             return Result()
-        if not valid_name(request.name):
+        if not c.is_dns1035_label(request.name):
             await self._events.record(dataset, WARNING, "ErrorCreateDataset",
                                       f"invalid name {request.name!r}: it must be a DNS-1035 label")
             raise TerminalError(f"invalid dataset name {request.name!r}")

@@ -18,7 +18,6 @@ the port allocator, pod executor and engine factories come from
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -51,7 +50,6 @@ __all__ = [
     "lifecycle_changed",
     "remove_finalizer",
     "setup",
-    "valid_name",
 ]
 
 log = structlog.get_logger(__name__)
@@ -60,15 +58,9 @@ REASON_ERROR = "ErrorProcessRuntime"
 """Upstream's one reason for every runtime controller warning (alerts key on it); the
 message says which step failed, in upstream's words."""
 
-_DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _NO_DATASET_RETRY = 5.0
 _BOUND_ELSEWHERE_RETRY = 20.0
 _DELETE_RETRY = 2.0
-
-
-def valid_name(name: str) -> bool:
-    """DNS-1035 label: upstream refuses names like ``20-hbase`` for datasets and runtimes."""
-    return len(name) <= 63 and bool(_DNS1035.match(name))
 
 
 # -- finalizers and metadata writes -------------------------------------------------------------
@@ -160,7 +152,7 @@ class RuntimeReconciler:
         dataset = self._datasets.get(request.key)
         if (runtime.get("metadata") or {}).get("deletionTimestamp"):
             return await self._delete(request.key, runtime, dataset)
-        if not valid_name(request.name):
+        if not c.is_dns1035_label(request.name):
             await self._events.record(runtime, WARNING, REASON_ERROR,
                                       f"invalid name {request.name!r}: it must be a DNS-1035 label")
             raise TerminalError(f"invalid runtime name {request.name!r}")

@@ -19,7 +19,7 @@ from typing import Any
 import attrs
 
 from fluid.api import converter, kinds
-from fluid.api.constants import Policy
+from fluid.api.constants import Policy, is_dns1035_label
 from fluid.api.dataops import (
     DataBackup,
     DataLoad,
@@ -61,13 +61,8 @@ class Violation:
 
 # -- small helpers -------------------------------------------------------------------------
 
-_DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _ACCESS_MODES = ("ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod")
-
-
-def _is_dns1035(name: str) -> bool:
-    return len(name) <= 63 and bool(_DNS1035.match(name))
 
 
 def _escapes(path: str) -> bool:
@@ -92,7 +87,7 @@ def _check_reference_mount(mount: Mount, at: str, own: tuple[str, str]) -> list[
     namespace, _, tail = rest.partition("/")
     name, _, subpath = tail.partition("/")
     form = "dataset://<namespace>/<name>"
-    if not _DNS1123_LABEL.match(namespace) or not _is_dns1035(name):
+    if not _DNS1123_LABEL.match(namespace) or not is_dns1035_label(name):
         return [Violation(f"{at}.mountPoint", f"must have the form {form} naming an existing "
                           f"dataset, e.g. dataset://default/spark; got {mount.mount_point!r}")]
     if (namespace, name) == own:
@@ -398,7 +393,7 @@ _DNS1035_NAMED = {"Dataset", *(info.kind for info in kinds.RUNTIMES)}
 
 def _check_name(kind: str, obj: Mapping[str, Any]) -> list[Violation]:
     name = str(_meta(obj).get("name") or "")
-    if kind in _DNS1035_NAMED and name and not _is_dns1035(name):
+    if kind in _DNS1035_NAMED and name and not is_dns1035_label(name):
         return [Violation("metadata.name", f"{name!r} is not a DNS-1035 label: a {kind} name "
                           "also names Services and labels, so use lowercase letters, digits and "
                           "'-', starting with a letter (e.g. hbase-20, not 20-hbase)")]

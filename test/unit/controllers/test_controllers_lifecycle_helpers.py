@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from fluid.api import constants
 from fluid.controllers import dataset, runtime
 
 
@@ -11,7 +12,7 @@ from fluid.controllers import dataset, runtime
                                           ("20-hbase", False), ("Demo", False), ("a" * 64, False),
                                           ("demo-", False)])
 def test_names_must_be_dns1035_labels(name: str, ok: bool) -> None:
-    assert runtime.valid_name(name) is ok
+    assert constants.is_dns1035_label(name) is ok
 
 
 def test_lifecycle_changes_are_noticed_but_status_is_not() -> None:
