@@ -46,13 +46,12 @@ class ThinDispatch:
     def engine_for(self, snap: Snapshot) -> Engine:
         """The engine serving this runtime, chosen on the first call."""
         if self._engine is None:
-            if is_reference_runtime(snap):
-                module = importlib.import_module(REFERENCE_MODULE)
-                self._engine = module.factory(self._deps, self.key)
-            else:
-                self._engine = thin_engine.factory(self._deps, self.key)
+            reference = is_reference_runtime(snap)
+            factory = (importlib.import_module(REFERENCE_MODULE).factory if reference
+                       else thin_engine.factory)
+            self._engine = factory(self._deps, self.key)
             log.info("thin_engine_chosen", runtime=str(self.key),
-                     engine="reference" if is_reference_runtime(snap) else "thin")
+                     engine="reference" if reference else "thin")
         return self._engine
 
     def validate(self, snap: Snapshot) -> None:
