@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 import pytest
-from engines_driver import EngineEnv, component, label_node, wait_ready_pods
+from engines_driver import Driver, EngineEnv, component, label_node, wait_ready_pods
 
 from fluid.api import constants, kinds
 from fluid.engines import base, settings_env
@@ -112,11 +112,6 @@ async def create_runtime(kube: KubeClient, namespace: str, case: Case, profile: 
                        "spec": spec})
 
 
-async def snapshot(kube: KubeClient, case: Case, namespace: str) -> base.Snapshot:
-    runtime = await kube.get(kinds.BY_KIND[case.kind].resource, NAME, namespace)
-    return base.Snapshot(runtime, await kube.get(kinds.DATASET.resource, NAME, namespace))
-
-
 def pod_images(pod_spec: Obj) -> set[str]:
     return {c["image"] for c in [*pod_spec.get("initContainers", []), *pod_spec["containers"]]}
 
@@ -131,9 +126,10 @@ async def test_engine_applies_the_operator_settings(
     engine = case.factory(deps, base.RuntimeKey(case.kind, namespace, NAME))
     runtime_type = str(kinds.BY_KIND[case.kind].runtime_type)
     await create_runtime(kube, namespace, case, thin_profile)
+    snapshot = Driver(kube, engine, kind=case.kind, namespace=namespace, name=NAME).snap
 
-    await engine.apply_all(await snapshot(kube, case, namespace))
-    await engine.create_volume(await snapshot(kube, case, namespace))
+    await engine.apply_all(await snapshot())
+    await engine.create_volume(await snapshot())
 
     secrets = [{"name": "regcred"}, {"name": "mirror-cred"}]
     selector = ",".join(f"{k}={v}" for k, v in sorted(
@@ -161,9 +157,9 @@ async def test_engine_applies_the_operator_settings(
     assert fuse_pods[0]["spec"]["priority"] == SYSTEM_NODE_CRITICAL
 
     async def volume_deleted() -> bool:
-        return bool(await engine.delete_volume(await snapshot(kube, case, namespace)))
+        return bool(await engine.delete_volume(await snapshot()))
 
     await eventually(volume_deleted, timeout=30, interval=0.3, what="PV and PVC deleted")
-    assert await engine.shutdown(await snapshot(kube, case, namespace))
+    assert await engine.shutdown(await snapshot())
     nodes, _ = await kube.list_all(resources.NODES, label_selector=constants.fuse_label(namespace, NAME))
     assert nodes == []
