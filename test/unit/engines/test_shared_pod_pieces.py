@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from fluid.api.base import PodMetadata
 from fluid.api.converter import structure
 from fluid.api.dataset import Dataset, User
 from fluid.api.runtime_common import InitUsersSpec
@@ -57,3 +58,17 @@ def test_mount_secrets_name_variables_and_the_mounts_own_options_win() -> None:
     found = {s.option: (s.env_name, s.secret_name) for s in base.mount_secrets(dataset, 0)}
     assert found == {"token": ("FLUID_SECRET_0_0", "own"), "id": ("FLUID_SECRET_S1", "cred")}
     assert [s.option for s in base.mount_secrets(dataset, None)] == ["token", "id"]
+
+
+def test_pod_metadata_merges_in_order_the_component_winning() -> None:
+    common = PodMetadata(labels={"team": "a", "tier": "gold"}, annotations={"note": "runtime"})
+    own = PodMetadata(labels={"team": "b"}, annotations=None)
+    assert base.merged_pod_metadata(common, None, own) == (
+        {"team": "b", "tier": "gold"}, {"note": "runtime"})
+    assert base.merged_pod_metadata(None, None) == ({}, {})
+
+
+def test_image_or_default_fills_each_missing_part_from_the_default() -> None:
+    assert base.image_or_default(None, None, "reg.io/x/img:1.0") == "reg.io/x/img:1.0"
+    assert base.image_or_default("mine/img", None, "reg.io:5000/img:1.0") == "mine/img:1.0"
+    assert base.image_or_default(None, "2.0", "reg.io:5000/img:1.0") == "reg.io:5000/img:2.0"
