@@ -14,7 +14,7 @@ Never decides which nodes to label (the engine's sync does, from Ready worker po
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -182,7 +182,7 @@ def _patch_ops(before: Mapping[str, str], after: Mapping[str, str], version: str
 
 
 async def _change(
-    client: KubeClient, node: str, change: Any,
+    client: KubeClient, node: str, change: Callable[[dict[str, str]], dict[str, str]],
 ) -> bool:
     """Read the node, compute its labels with ``change`` and patch; True if anything changed."""
     for _ in range(_CONFLICT_ATTEMPTS):
@@ -191,18 +191,15 @@ async def _change(
             return False
         meta = obj.get("metadata") or {}
         before: dict[str, str] = dict(meta.get("labels") or {})
-        after: dict[str, str] = change(before)
+        after = change(before)
         if after == before:
             return False
         ops = _patch_ops(before, after, str(meta.get("resourceVersion", "")))
         try:
             await client.json_patch(resources.NODES, node, None, ops)
             return True
-        except (errors.Conflict, errors.Invalid) as exc:
+        except (errors.Conflict, errors.Invalid) as exc:  # Invalid: the ``test`` op failed
             log.info("node_label_retry", node=node, reason=type(exc).__name__)
-        except errors.ApiError as exc:
-            if exc.status != 422:
-                raise
     raise errors.Conflict(409, "Conflict", f"node {node} kept changing while labelling it")
 
 

@@ -25,12 +25,15 @@ __all__ = [
     "DEFAULT_RANGE",
     "PORTS_KEY",
     "PORTS_LABEL",
+    "PORTS_OWNER_ANNOTATION",
     "PortAllocator",
     "PortRange",
     "PortsExhausted",
     "format_ports",
     "load_from_cluster",
+    "owner_key",
     "parse_ports",
+    "records_from_configmaps",
 ]
 
 log = structlog.get_logger(__name__)
@@ -209,5 +212,3 @@ def load_from_cluster(client: KubeClient) -> Loader:
 
     return load
 
-
-__all__ += ["PORTS_OWNER_ANNOTATION", "owner_key", "records_from_configmaps"]
