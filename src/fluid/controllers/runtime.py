@@ -234,7 +234,7 @@ class RuntimeReconciler:
     async def _adopt(self, runtime: Obj, dataset: Obj) -> Obj:
         """ownerReference runtime → Dataset and the ``fluid.io/dataset-id`` labels on both."""
         meta, ds_meta = runtime["metadata"], dataset["metadata"]
-        dataset_id = _dataset_id(ds_meta)
+        dataset_id = c.dataset_id(ds_meta["namespace"], ds_meta["name"], uid=ds_meta.get("uid"))
         if (ds_meta.get("labels") or {}).get(c.LABEL_DATASET_ID) != dataset_id:
             await self._client.merge_patch(DATASET.resource, ds_meta["name"], ds_meta["namespace"],
                                            {"metadata": {"labels": {c.LABEL_DATASET_ID: dataset_id}}})
@@ -281,11 +281,6 @@ class RuntimeReconciler:
             await self._client.patch_status(DATASET.resource, meta["name"], meta["namespace"], reset)
         except errors.NotFound:
             return
-
-
-def _dataset_id(ds_meta: Obj) -> str:
-    value = c.dataset_id(ds_meta["namespace"], ds_meta["name"])
-    return value if len(value) < 63 else str(ds_meta.get("uid", value))
 
 
 def _dataset_ready(dataset: Obj | None) -> bool:
