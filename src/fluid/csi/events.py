@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime
 import re
 import uuid
+from collections.abc import Awaitable
 from typing import Any, Protocol
 
 import attrs
@@ -67,44 +68,34 @@ class KubePodEvents:
 
     async def record(self, *, target_path: str, reason: str, message: str, warning: bool,
                      dataset: DatasetRef | None = None) -> None:
-        await self._on_pod(target_path=target_path, reason=reason, message=message,
-                           warning=warning)
-        if dataset is not None:
-            await self._on_dataset(dataset, reason=reason, message=message, warning=warning)
-
-    async def _on_pod(self, *, target_path: str, reason: str, message: str,
-                      warning: bool) -> None:
         uid = pod_uid_of(target_path)
         if uid is None:
             log.info("pod_event_no_pod", target=target_path, reason=reason)
-            return
-        try:
-            pod = await self._find_pod(uid)
-            if pod is None:
-                log.info("pod_event_pod_not_found", uid=uid, reason=reason)
-                return
-            await self._kube.create(self._event(
-                resources.PODS, pod, reason=reason, message=message, warning=warning))
-        except kube_errors.ApiError as exc:
-            log.warning("pod_event_failed", uid=uid, reason=reason, error=str(exc))
-            return
-        log.info("pod_event_recorded", uid=uid, reason=reason)
+        else:
+            await self._on(resources.PODS, self._find_pod(uid), subject={"uid": uid},
+                           reason=reason, message=message, warning=warning)
+        if dataset is not None:
+            found = self._kube.get_or_none(DATASET.resource, dataset.name, dataset.namespace)
+            await self._on(DATASET.resource, found, subject=attrs.asdict(dataset),
+                           reason=reason, message=message, warning=warning)
 
-    async def _on_dataset(self, ref: DatasetRef, *, reason: str, message: str,
-                          warning: bool) -> None:
+    async def _on(
+        self, res: Resource, found: Awaitable[dict[str, Any] | None], *, subject: dict[str, str],
+        reason: str, message: str, warning: bool,
+    ) -> None:
+        """Create the Event on the object ``found`` yields; log, never raise, on failure."""
+        kind = res.kind.lower()
         try:
-            found = await self._kube.get_or_none(DATASET.resource, ref.name, ref.namespace)
-            if found is None:
-                log.info("dataset_event_dataset_not_found", namespace=ref.namespace,
-                         name=ref.name, reason=reason)
+            obj = await found
+            if obj is None:
+                log.info("event_object_not_found", kind=kind, reason=reason, **subject)
                 return
             await self._kube.create(
-                self._event(DATASET.resource, found, reason=reason, message=message, warning=warning))
+                self._event(res, obj, reason=reason, message=message, warning=warning))
         except kube_errors.ApiError as exc:
-            log.warning("dataset_event_failed", namespace=ref.namespace, name=ref.name,
-                        reason=reason, error=str(exc))
+            log.warning("event_failed", kind=kind, reason=reason, error=str(exc), **subject)
             return
-        log.info("dataset_event_recorded", namespace=ref.namespace, name=ref.name, reason=reason)
+        log.info("event_recorded", kind=kind, reason=reason, **subject)
 
     async def _find_pod(self, uid: str) -> dict[str, Any] | None:
         pods, _ = await self._kube.list_all(
