@@ -1,8 +1,9 @@
 """The contract between the mutation chain and its plugins.
 
 Owns the types a plugin sees (``PodContext``), returns (``Decision``) or raises
-(``Denied``), and the ``Plugin`` protocol. A plugin module exposes ``NAME`` and
-``build(args) -> Plugin``; plugins never import each other, only this module and the
+(``Denied``), the ``Plugin`` protocol, and the args checks the ``build`` functions share.
+A plugin module exposes ``NAME`` and ``build(args) -> Plugin``; plugins never import each
+other, only this module and the
 shared helpers (``fluid.webhook.affinity``, ``jsonpatch``, ``labels``, ``datasets``).
 
 Plugins are synchronous on purpose: they read informer caches and the pod, never the
@@ -21,7 +22,7 @@ from fluid.webhook.jsonpatch import PatchEditor
 
 __all__ = [
     "HOST_TO_CONTAINER", "MUTATED", "SKIPPED", "Decision", "Denied", "Plugin", "PluginFactory",
-    "PodContext",
+    "PodContext", "check_args", "weight_arg",
 ]
 
 HOST_TO_CONTAINER = "HostToContainer"
@@ -106,3 +107,20 @@ class Plugin(Protocol):
 
 class PluginFactory(Protocol):
     def __call__(self, args: Mapping[str, Any]) -> Plugin: ...
+
+
+def check_args(plugin: str, args: Mapping[str, Any], allowed: tuple[str, ...] = ()) -> None:
+    """ValueError naming the args ``plugin`` does not take (every arg when it takes none)."""
+    unknown = set(args) - set(allowed)
+    if unknown and not allowed:
+        raise ValueError(f"{plugin} takes no args, got {sorted(args)}")
+    if unknown:
+        raise ValueError(f"{plugin}: unknown args {sorted(unknown)}")
+
+
+def weight_arg(plugin: str, args: Mapping[str, Any], default: int = 100) -> int:
+    """The ``weight`` arg of a preferred scheduling term, checked to be within 1..100."""
+    weight = int(args.get("weight", default))
+    if not 1 <= weight <= 100:
+        raise ValueError(f"{plugin}: weight must be within 1..100, got {weight}")
+    return weight

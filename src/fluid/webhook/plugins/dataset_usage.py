@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 
 from fluid.api import constants
-from fluid.webhook.plugins.api import Decision, Plugin, PodContext
+from fluid.webhook.plugins.api import Decision, Plugin, PodContext, check_args
 
 __all__ = ["NAME", "build"]
 
@@ -37,6 +37,5 @@ class DatasetUsageInjector:
 
 
 def build(args: Mapping[str, Any]) -> Plugin:
-    if args:
-        raise ValueError(f"{NAME} takes no args, got {sorted(args)}")
+    check_args(NAME, args)
     return DatasetUsageInjector()

@@ -40,7 +40,7 @@ from typing import Any
 import attrs
 
 from fluid.api import pod_labels as labels
-from fluid.webhook.plugins.api import HOST_TO_CONTAINER, Decision, Denied, Plugin, PodContext
+from fluid.webhook.plugins.api import HOST_TO_CONTAINER, Decision, Denied, Plugin, PodContext, check_args
 
 __all__ = [
     "ANNOTATION_ASYNC",
@@ -220,7 +220,5 @@ class FilePrefetcher:
 
 
 def build(args: Mapping[str, Any]) -> Plugin:
-    unknown = set(args) - {"image"}
-    if unknown:
-        raise ValueError(f"{NAME}: unknown args {sorted(unknown)}")
+    check_args(NAME, args, ("image",))
     return FilePrefetcher(image=str(args.get("image") or ""))

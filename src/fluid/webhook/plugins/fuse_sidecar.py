@@ -42,7 +42,7 @@ import orjson
 from fluid.api import pod_labels as labels
 from fluid.api.mount_modes import mount_modes
 from fluid.webhook.datasets import DatasetUse
-from fluid.webhook.plugins.api import Decision, Denied, Plugin, PodContext
+from fluid.webhook.plugins.api import Decision, Denied, Plugin, PodContext, check_args
 
 __all__ = ["NAME", "build"]
 
@@ -267,9 +267,7 @@ class FuseSidecar:
 
 
 def build(args: Mapping[str, Any]) -> Plugin:
-    unknown = set(args) - {"mode", "mountTimeoutSeconds"}
-    if unknown:
-        raise ValueError(f"{NAME}: unknown args {sorted(unknown)}")
+    check_args(NAME, args, ("mode", "mountTimeoutSeconds"))
     mode = str(args.get("mode", NATIVE))
     if mode not in (NATIVE, LEGACY):
         raise ValueError(f"{NAME}: mode must be {NATIVE!r} or {LEGACY!r}, got {mode!r}")

@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 
-from fluid.webhook.plugins.api import HOST_TO_CONTAINER, Decision, Plugin, PodContext
+from fluid.webhook.plugins.api import HOST_TO_CONTAINER, Decision, Plugin, PodContext, check_args
 
 __all__ = ["NAME", "build"]
 
@@ -31,6 +31,5 @@ class MountPropagationInjector:
 
 
 def build(args: Mapping[str, Any]) -> Plugin:
-    if args:
-        raise ValueError(f"{NAME} takes no args, got {sorted(args)}")
+    check_args(NAME, args)
     return MountPropagationInjector()

@@ -32,7 +32,7 @@ import attrs
 from fluid.api import pod_labels as labels
 from fluid.webhook import affinity
 from fluid.webhook.datasets import DatasetUse
-from fluid.webhook.plugins.api import Decision, Plugin, PodContext
+from fluid.webhook.plugins.api import Decision, Plugin, PodContext, check_args
 
 __all__ = ["NAME", "build"]
 
@@ -122,9 +122,7 @@ def _preferred(items: Sequence[Mapping[str, Any]]) -> tuple[tuple[str, int], ...
 
 
 def build(args: Mapping[str, Any]) -> Plugin:
-    unknown = set(args) - {"preferred", "required"}
-    if unknown:
-        raise ValueError(f"{NAME}: unknown args {sorted(unknown)}")
+    check_args(NAME, args, ("preferred", "required"))
     preferred = _preferred(args["preferred"]) if "preferred" in args else _DEFAULT_PREFERRED
     required = tuple(str(n) for n in args.get("required", _DEFAULT_REQUIRED))
     return NodeAffinityWithCache(preferred=preferred, required=required)

@@ -17,7 +17,7 @@ import attrs
 
 from fluid.api import pod_labels as labels
 from fluid.webhook import affinity
-from fluid.webhook.plugins.api import Decision, Plugin, PodContext
+from fluid.webhook.plugins.api import Decision, Plugin, PodContext, weight_arg
 
 __all__ = ["NAME", "build"]
 
@@ -48,7 +48,4 @@ class PreferNodesWithCache:
 
 
 def build(args: Mapping[str, Any]) -> Plugin:
-    weight = int(args.get("weight", 100))
-    if not 1 <= weight <= 100:
-        raise ValueError(f"{NAME}: weight must be within 1..100, got {weight}")
-    return PreferNodesWithCache(weight=weight)
+    return PreferNodesWithCache(weight=weight_arg(NAME, args))

@@ -16,7 +16,7 @@ import attrs
 
 from fluid.api import constants
 from fluid.webhook import affinity
-from fluid.webhook.plugins.api import Decision, Plugin, PodContext
+from fluid.webhook.plugins.api import Decision, Plugin, PodContext, weight_arg
 
 __all__ = ["NAME", "build"]
 
@@ -40,7 +40,4 @@ class PreferNodesWithoutCache:
 
 
 def build(args: Mapping[str, Any]) -> Plugin:
-    weight = int(args.get("weight", 100))
-    if not 1 <= weight <= 100:
-        raise ValueError(f"{NAME}: weight must be within 1..100, got {weight}")
-    return PreferNodesWithoutCache(weight=weight)
+    return PreferNodesWithoutCache(weight=weight_arg(NAME, args))

@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from fluid.webhook import affinity
-from fluid.webhook.plugins.api import Decision, Plugin, PodContext
+from fluid.webhook.plugins.api import Decision, Plugin, PodContext, check_args
 
 __all__ = ["NAME", "build"]
 
@@ -44,6 +44,5 @@ class RequireNodeWithFuse:
 
 
 def build(args: Mapping[str, Any]) -> Plugin:
-    if args:
-        raise ValueError(f"{NAME} takes no args, got {sorted(args)}")
+    check_args(NAME, args)
     return RequireNodeWithFuse()
