@@ -132,14 +132,15 @@ class FuseSidecar:
         if labels.is_true(ctx.labels.get(labels.LABEL_DONE_INJECT)):
             return Decision.skipped("already injected")
         index = self._existing_sidecars(ctx)
-        injected = []
+        injected, scraped = [], False
         for use in ctx.datasets:
             self._precheck(ctx, use)
-            injected.append(self._inject(ctx, use, index))
+            scrape = _scrapes_sidecar(use)
+            injected.append(self._inject(ctx, use, index, keep_metrics=scrape))
+            scraped |= scrape
             index += 1
         ctx.editor.set(("metadata", "labels", labels.LABEL_DONE_INJECT), "true")
-        if any(_scrapes_sidecar(use) for use in ctx.datasets) and \
-                labels.ANNOTATION_FUSE_METRICS_SCRAPE not in ctx.annotations:
+        if scraped and labels.ANNOTATION_FUSE_METRICS_SCRAPE not in ctx.annotations:
             ctx.editor.set(("metadata", "annotations", labels.ANNOTATION_FUSE_METRICS_SCRAPE), "true")
         return Decision.mutated(f"{self.mode} sidecars " + ",".join(injected))
 
@@ -157,12 +158,12 @@ class FuseSidecar:
             f"annotate it {labels.ANNOTATION_SKIP_PRECHECK}=true to inject anyway"
         )
 
-    def _inject(self, ctx: PodContext, use: DatasetUse, index: int) -> str:
+    def _inject(self, ctx: PodContext, use: DatasetUse, index: int, *, keep_metrics: bool) -> str:
         template = _template(ctx, use)
         fuse_path, mount_path = _paths(ctx, use)
         name = f"{labels.FUSE_CONTAINER_PREFIX}-{index}"
         container, volumes = self._container(ctx, template, name=name, index=index, fuse_path=fuse_path,
-                                             keep_metrics=_scrapes_sidecar(use))
+                                             keep_metrics=keep_metrics)
         self._rewrite_volumes(ctx, use, mount_path)
         for volume in volumes:
             ctx.editor.append(("spec", "volumes"), volume)
