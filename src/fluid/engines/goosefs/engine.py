@@ -21,7 +21,6 @@ from fluid.api.goosefs import GooseFSRuntime, GooseFSRuntimeSpec
 from fluid.engines.base import (
     CacheEngine,
     CacheUsage,
-    CommandFailed,
     EngineDeps,
     HadoopConfig,
     Obj,
@@ -39,7 +38,6 @@ from fluid.engines.goosefs import manifests, ops
 
 __all__ = ["GooseFSEngine", "factory"]
 
-DEFAULT_CLEAN_ATTEMPTS = 3
 
 
 def _models(snap: Snapshot) -> tuple[GooseFSRuntime, Dataset]:
@@ -61,7 +59,6 @@ class GooseFSEngine(CacheEngine):
         self.images = images or deps.config.default_images(
             manifests.Images(), runtime="GOOSEFS_RUNTIME_IMAGE_ENV", fuse="GOOSEFS_FUSE_IMAGE_ENV",
             init_users="DEFAULT_INIT_IMAGE_ENV")
-        self._clean_attempts = 0
         self._hadoop: HadoopConfig | None = None
 
     def validate(self, snap: Snapshot) -> None:
@@ -172,17 +169,7 @@ class GooseFSEngine(CacheEngine):
         """Free the cache; after the allowed attempts, give up and let shutdown go on."""
         if not self.master_ready():
             return
-        policy = (snap.spec.get("cleanCachePolicy") or {})
-        limit = int(policy.get("maxRetryAttempts") or DEFAULT_CLEAN_ATTEMPTS)
-        try:
-            await self._ops().free(self._master_pod)
-        except CommandFailed as exc:
-            self._clean_attempts += 1
-            if self._clean_attempts >= limit:
-                self.log.warning("cache_clean_abandoned", attempts=self._clean_attempts,
-                                 error=str(exc))
-                return
-            raise
+        await self.clean_within_attempts(snap, lambda: self._ops().free(self._master_pod))
 
 
 def factory(deps: EngineDeps, key: RuntimeKey) -> GooseFSEngine:
