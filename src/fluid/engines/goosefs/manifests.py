@@ -350,11 +350,6 @@ def _meta(inp: RenderInput, name: str, role: str) -> dict[str, Any]:
             "labels": {**inp.ctx.labels, "role": role}}
 
 
-def _image(default: str, repo: str | None, tag: str | None) -> str:
-    default_repo, _, default_tag = default.rpartition(":")
-    return f"{repo or default_repo}:{tag or default_tag}"
-
-
 def _field_env(name: str, path: str) -> dict[str, Any]:
     return {"name": name, "valueFrom": {"fieldRef": {"fieldPath": path}}}
 
@@ -464,8 +459,8 @@ def _statefulset(inp: RenderInput, component: str, replicas: int,
 def _master(inp: RenderInput, ports: Mapping[str, int], secrets: Sequence[SecretEnv]) -> dict[str, Any]:
     spec = inp.spec
     version = spec.goosefs_version
-    image = _image(inp.images.runtime, version.image if version else None,
-                   version.image_tag if version else None)
+    image = base.image_or_default(version.image if version else None,
+                                  version.image_tag if version else None, inp.images.runtime)
     ufs_vols, ufs_mounts = _ufs(inp)
     hadoop_vols, hadoop_mounts = _hadoop(inp)
     ufs_vols, ufs_mounts = [*ufs_vols, *hadoop_vols], [*ufs_mounts, *hadoop_mounts]
@@ -513,8 +508,8 @@ def _api_gateway(inp: RenderInput, image: str, ports: Mapping[str, int],
 def _worker(inp: RenderInput, ports: Mapping[str, int], secrets: Sequence[SecretEnv]) -> dict[str, Any]:
     spec = inp.spec
     version = spec.goosefs_version
-    image = _image(inp.images.runtime, version.image if version else None,
-                   version.image_tag if version else None)
+    image = base.image_or_default(version.image if version else None,
+                                  version.image_tag if version else None, inp.images.runtime)
     tier_vols, tier_mounts = _tier_volumes(inp)
     ufs_vols, ufs_mounts = _ufs(inp)
     hadoop_vols, hadoop_mounts = _hadoop(inp)
@@ -574,7 +569,8 @@ def _fuse(inp: RenderInput, secrets: Sequence[SecretEnv]) -> dict[str, Any]:
                ("GOOSEFS_CLIENT_HOSTNAME", "status.hostIP"))
     container = _container(
         inp, name="goosefs-fuse",
-        image=_image(inp.images.fuse, fuse.image if fuse else None, fuse.image_tag if fuse else None),
+        image=base.image_or_default(fuse.image if fuse else None, fuse.image_tag if fuse else None,
+                                    inp.images.fuse),
         args=fuse_args(inp, mount_path), env=env, ports=[],
         resources=fuse.resources if fuse else None,
         mounts=[{"name": "goosefs-fuse-device", "mountPath": "/dev/fuse"},
