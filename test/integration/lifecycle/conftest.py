@@ -8,7 +8,6 @@ commands the tests assert exactly.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,14 +15,12 @@ from pathlib import Path
 import pytest
 
 from fluid.api import kinds
-from fluid.controllers import ControllerContext, setup_all
 from fluid.engines.alluxio.engine import AlluxioEngine
 from fluid.engines.alluxio.fake import FakeAlluxioMaster
 from fluid.engines.base import EngineConfig, EngineSettings
-from fluid.kube import KubeClient, slim
-from fluid.reconcile import Manager, ManagerConfig
+from fluid.kube import KubeClient
 from fluid.scheduling.ports import PortAllocator, PortRange, load_from_cluster
-from fluid.testing.wait import eventually
+from fluid.testing.managers import running_controllers
 
 sys.path.insert(0, str(Path(__file__).parent))  # lifecycle_support
 
@@ -40,16 +37,5 @@ async def fluid(kube: KubeClient, fluid_crds: list[str], workloads: list[str]) -
         factories={kinds.ALLUXIO_RUNTIME.kind: AlluxioEngine}, ports=ports, executor=executor,
         config=EngineConfig(sync_retry_seconds=0.0), resync_seconds=1.0, setup_retry_seconds=1.0,
     )
-    manager = Manager(kube, ManagerConfig(health_port=None, transforms=slim.TRANSFORMS))
-    setup_all(manager, ControllerContext(client=kube, engines=settings), ["dataset", "runtime"])
-    task = asyncio.create_task(manager.run())
-    try:
-        await eventually(lambda: manager.ready or task.done(), timeout=30, what="caches synced")
-        if task.done():
-            task.result()
+    async with running_controllers(kube, ["dataset", "runtime"], engines=settings) as manager:
         yield FluidEnv(kube, master, executor, ports, manager)
-    finally:
-        manager.stop()
-        await asyncio.wait_for(task, 30)
-
-
