@@ -3,17 +3,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import webhook_env as wenv
 
-from fluid.controllers import ControllerContext, fluidapp
 from fluid.engines import base
-from fluid.kube import KubeClient, resources, slim
-from fluid.reconcile import Manager, ManagerConfig
+from fluid.kube import KubeClient, resources
+from fluid.testing.managers import running_controllers
 from fluid.testing.wait import eventually
 
 pytestmark = pytest.mark.cluster
@@ -73,18 +71,8 @@ async def fluidapp_env(kube: KubeClient, namespace: str) -> AsyncIterator[base.R
     executor = base.RecordingExecutor(
         {("fusermount",): base.ExecResult("", "fusermount: not mounted", 1)}
     )
-    manager = Manager(kube, ManagerConfig(health_port=None, transforms=slim.TRANSFORMS))
-    context = ControllerContext(
-        client=kube, namespace=namespace, engines=base.EngineSettings(executor=executor)
-    )
-    fluidapp.setup(manager, context)
-    task = asyncio.create_task(manager.run())
-    try:
-        await eventually(lambda: manager.ready, timeout=30, what="manager ready")
+    async with running_controllers(kube, ["fluidapp"], engines=base.EngineSettings(executor=executor)):
         yield executor
-    finally:
-        manager.stop()
-        await asyncio.wait_for(task, 30)
 
 
 async def test_unmounts_the_sidecar_once_the_app_exits(
