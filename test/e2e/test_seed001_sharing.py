@@ -38,7 +38,7 @@ from fluid.scheduling.ports import PortAllocator, PortRange
 from fluid.testing import pki
 from fluid.testing.managers import running_controllers
 from fluid.testing.wait import eventually
-from fluid.webhook import admission, server
+from fluid.webhook import admission, configuration, server
 
 pytestmark = [pytest.mark.cluster, pytest.mark.workloads]
 
@@ -85,19 +85,12 @@ async def admission_webhook(control_plane: Any, kube: KubeClient, namespaces: No
     app = server.build_server(server.validating_routes(lookup=admission.kube_lookup(kube)))
     running = await server.serve(app, host="127.0.0.1", port=0, cert_file=serving.cert_path,
                                  key_file=serving.key_path)
-    await kube.apply({
-        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
-        "metadata": {"name": WEBHOOK},
-        "webhooks": [{
-            "name": "validate.data.fluid.io",
-            "clientConfig": {"url": f"https://127.0.0.1:{running.port}{server.VALIDATE_PATH}",
-                             "caBundle": base64.b64encode(ca.pair.cert_pem).decode()},
-            "rules": kinds.validating_webhook_rules(),
-            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": REFERENCE}},
-            "failurePolicy": "Fail", "sideEffects": "None", "admissionReviewVersions": ["v1"],
-            "timeoutSeconds": 10,
-        }],
-    }, res=resources.VALIDATING_WEBHOOKS)
+    config = configuration.validating_configuration(
+        url=f"https://127.0.0.1:{running.port}", name=WEBHOOK,
+        ca_bundle=base64.b64encode(ca.pair.cert_pem).decode())
+    config["webhooks"][0]["namespaceSelector"] = {
+        "matchLabels": {"kubernetes.io/metadata.name": REFERENCE}}
+    await kube.apply(config, res=resources.VALIDATING_WEBHOOKS)
     yield
     await kube.delete(resources.VALIDATING_WEBHOOKS, WEBHOOK)
     await running.stop()
