@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 import yaml
 
-from fluid.api import install, kinds
+from fluid.api import kinds
 from fluid.engines.alluxio.fake import FakeAlluxioMaster
 from fluid.engines.base import EngineConfig, EngineSettings
 from fluid.kube import KubeClient, errors, resources
@@ -51,11 +51,6 @@ COLUMNS = ("Ufs Total Size", "Cached", "Cache Capacity", "Cached Percentage", "P
 
 def seed(file: str) -> list[Obj]:
     return [d for d in yaml.safe_load_all((SEEDS / file).read_text()) if d]
-
-
-@pytest.fixture(scope="module")
-async def crds(kube: KubeClient) -> list[str]:
-    return await install.install_crds(kube)
 
 
 @pytest.fixture
@@ -148,7 +143,7 @@ async def running_pod(kube: KubeClient, pod: Obj) -> Obj:
 
 
 async def test_seed001_share_a_cached_dataset_across_namespaces(
-    kube: KubeClient, crds: list[str], namespaces: None, admission_webhook: None
+    kube: KubeClient, fluid_crds: list[str], namespaces: None, admission_webhook: None
 ) -> None:
     master = FakeAlluxioMaster(ufs_bytes=int(3.41 * GiB), files=7, capacity_bytes=4 * GiB)
     async with fluid(kube, master):

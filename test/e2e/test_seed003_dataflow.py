@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 import yaml
 
-from fluid.api import install, kinds
+from fluid.api import kinds
 from fluid.engines.alluxio.fake import FakeAlluxioMaster
 from fluid.engines.base import EngineConfig, EngineSettings
 from fluid.kube import KubeClient, resources
@@ -80,11 +80,6 @@ def seed(file: str, namespace: str) -> list[Obj]:
 
 
 # -- cluster pieces ---------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-async def crds(kube: KubeClient) -> list[str]:
-    return await install.install_crds(kube)
 
 
 def engine_settings() -> EngineSettings:
@@ -202,7 +197,7 @@ async def flow(kube: KubeClient, namespace: str, setup: list[Obj], operations: l
 
 
 async def test_loadb_runs_on_loada_node(
-    kube: KubeClient, namespace: str, crds: list[str], workloads: list[str]
+    kube: KubeClient, namespace: str, fluid_crds: list[str], workloads: list[str]
 ) -> None:
     docs = seed("003-dataflow-same-node.yaml", namespace)
     async with flow(kube, namespace, docs[:2], docs[2:], ("DataLoad", "loadb")):
@@ -220,7 +215,7 @@ async def test_loadb_runs_on_loada_node(
 
 
 async def test_loadb_follows_loada_instance_type(
-    kube: KubeClient, namespace: str, crds: list[str], gpu_node: str
+    kube: KubeClient, namespace: str, fluid_crds: list[str], gpu_node: str
 ) -> None:
     docs = seed("003-dataflow-custom-label.yaml", namespace)
     async with flow(kube, namespace, docs[:2], docs[2:], ("DataLoad", "loadb")):
@@ -256,7 +251,7 @@ def _fill_four_steps(docs: list[Obj], namespace: str) -> list[Obj]:
 
 
 async def test_step4_inherits_from_step2_through_depend_on(
-    kube: KubeClient, namespace: str, crds: list[str], gpu_node: str
+    kube: KubeClient, namespace: str, fluid_crds: list[str], gpu_node: str
 ) -> None:
     docs = _fill_four_steps(seed("003-dataflow-depend-on.yaml", namespace), namespace)
     dataset = {"apiVersion": "data.fluid.io/v1alpha1", "kind": "Dataset",
@@ -289,7 +284,7 @@ async def test_step4_inherits_from_step2_through_depend_on(
 
 
 async def test_cron_dataload_runs_on_schedule(
-    kube: KubeClient, namespace: str, crds: list[str], workloads: list[str]
+    kube: KubeClient, namespace: str, fluid_crds: list[str], workloads: list[str]
 ) -> None:
     """``* * * * *``: the next minute's run completes (< 2 minutes) and is mirrored."""
     setup = seed("003-dataflow-same-node.yaml", namespace)[:2]
@@ -312,7 +307,7 @@ async def test_cron_dataload_runs_on_schedule(
 
 
 async def test_dataload_against_a_missing_dataset_fails_with_a_message(
-    kube: KubeClient, namespace: str, crds: list[str], workloads: list[str]
+    kube: KubeClient, namespace: str, fluid_crds: list[str], workloads: list[str]
 ) -> None:
     load = {"apiVersion": "data.fluid.io/v1alpha1", "kind": "DataLoad",
             "metadata": {"name": "nowhere", "namespace": namespace},

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "we
 
 import webhook_env as wenv
 
-from fluid.api import constants, install
+from fluid.api import constants
 from fluid.kube import KubeClient, resources
 from fluid.testing.wait import eventually
 
@@ -37,11 +37,6 @@ def seed(name: str, namespace: str) -> dict[str, Any]:
     obj: dict[str, Any] = yaml.safe_load((SEEDS / name).read_text())
     obj["metadata"]["namespace"] = namespace
     return obj
-
-
-@pytest.fixture(scope="module")
-async def e2e_crds(kube: KubeClient) -> list[str]:
-    return await install.install_crds(kube)
 
 
 @contextlib.asynccontextmanager
@@ -89,7 +84,7 @@ async def node_of(kube: KubeClient, namespace: str, name: str) -> str:
 
 
 async def test_seed_app_pods_land_on_the_cache_node(
-    kube: KubeClient, namespace: str, workloads: list[str], e2e_crds: list[str]
+    kube: KubeClient, namespace: str, workloads: list[str], fluid_crds: list[str]
 ) -> None:
     cache_node = workloads[1]
     labels = {constants.common_label(namespace, "hbase"): "true", constants.LABEL_DATASET_NUM: "1"}
@@ -105,7 +100,7 @@ async def test_seed_app_pods_land_on_the_cache_node(
 
 
 async def test_required_sched_label_pins_the_pod_to_the_cache(
-    kube: KubeClient, namespace: str, workloads: list[str], e2e_crds: list[str]
+    kube: KubeClient, namespace: str, workloads: list[str], fluid_crds: list[str]
 ) -> None:
     cache_node = workloads[2]
     labels = {constants.common_label(namespace, "fusedemo"): "true"}
@@ -123,7 +118,7 @@ async def test_required_sched_label_pins_the_pod_to_the_cache(
 
 
 async def test_plain_pod_is_untouched_and_runs(
-    kube: KubeClient, namespace: str, workloads: list[str], e2e_crds: list[str]
+    kube: KubeClient, namespace: str, workloads: list[str], fluid_crds: list[str]
 ) -> None:
     async with hbase(kube, namespace) as env:
         await env.mutated(seed("000-pod-nginx-hbase.yaml", namespace))
@@ -156,7 +151,7 @@ def serverless_job(namespace: str) -> dict[str, Any]:
 
 
 async def test_serverless_job_gets_the_sidecar_and_completes(
-    kube: KubeClient, namespace: str, workloads: list[str], e2e_crds: list[str]
+    kube: KubeClient, namespace: str, workloads: list[str], fluid_crds: list[str]
 ) -> None:
     async with hbase(kube, namespace) as env:
         probe = seed("000-pod-nginx-hbase.yaml", namespace)
@@ -191,7 +186,7 @@ async def test_serverless_job_gets_the_sidecar_and_completes(
 
 
 async def test_with_the_webhook_stopped_plain_pods_are_created_and_run(
-    kube: KubeClient, namespace: str, workloads: list[str], e2e_crds: list[str]
+    kube: KubeClient, namespace: str, workloads: list[str], fluid_crds: list[str]
 ) -> None:
     async with hbase(kube, namespace) as env:
         await env.mutated(seed("000-pod-nginx-hbase.yaml", namespace))
@@ -213,7 +208,7 @@ PLATFORM_KEY = "alibabacloud.com/fluid-sidecar-target"
 
 
 async def test_seed002_platform_labelled_job_gets_the_sidecar_and_completes(
-    kube: KubeClient, namespace: str, workloads: list[str], e2e_crds: list[str]
+    kube: KubeClient, namespace: str, workloads: list[str], fluid_crds: list[str]
 ) -> None:
     """Seed 002's Job as written (ECI platform label, no serverless.fluid.io/inject), with the
     controller's platform key set as on that platform; its dataset jfsdemo Bound to a

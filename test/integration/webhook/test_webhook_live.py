@@ -53,7 +53,7 @@ async def dataset_env(kube: KubeClient, namespace: str, **kwargs: Any) -> AsyncI
 
 
 async def test_dataset_pod_is_mutated_through_the_api_server(
-    kube: KubeClient, namespace: str, webhook_crds: list[str]
+    kube: KubeClient, namespace: str, fluid_crds: list[str]
 ) -> None:
     async with dataset_env(kube, namespace) as env:
         pod = objs.pod(namespace, "trainer", claims=("imagenet",))
@@ -73,7 +73,7 @@ async def test_dataset_pod_is_mutated_through_the_api_server(
 
 
 async def test_serverless_pod_gets_the_fuse_sidecar(
-    kube: KubeClient, namespace: str, webhook_crds: list[str]
+    kube: KubeClient, namespace: str, fluid_crds: list[str]
 ) -> None:
     async with dataset_env(kube, namespace) as env:
         pod = objs.pod(
@@ -89,7 +89,7 @@ async def test_serverless_pod_gets_the_fuse_sidecar(
 
 
 async def test_unbound_dataset_refuses_serverless_pods_with_a_reason(
-    kube: KubeClient, namespace: str, webhook_crds: list[str]
+    kube: KubeClient, namespace: str, fluid_crds: list[str]
 ) -> None:
     async with dataset_env(kube, namespace) as env:
         await kube.patch_status(
@@ -135,7 +135,7 @@ async def timed_create(
 
 
 async def test_with_the_webhook_stopped_plain_pods_are_created(
-    kube: KubeClient, namespace: str, webhook_crds: list[str]
+    kube: KubeClient, namespace: str, fluid_crds: list[str]
 ) -> None:
     async with dataset_env(kube, namespace) as env:
         await env.mutated(objs.pod(namespace, "probe", claims=("imagenet",)))  # the API server uses it
@@ -166,7 +166,7 @@ async def _black_hole(port: int) -> asyncio.Server:
 
 
 async def test_a_hung_webhook_never_delays_pods_without_pvcs(
-    kube: KubeClient, namespace: str, webhook_crds: list[str]
+    kube: KubeClient, namespace: str, fluid_crds: list[str]
 ) -> None:
     async with dataset_env(kube, namespace) as env:
         await env.mutated(objs.pod(namespace, "probe", claims=("imagenet",)))
@@ -188,7 +188,7 @@ async def test_a_hung_webhook_never_delays_pods_without_pvcs(
 
 
 async def test_malformed_review_gets_a_400_over_tls(
-    kube: KubeClient, namespace: str, webhook_crds: list[str], tmp_path: Any
+    kube: KubeClient, namespace: str, fluid_crds: list[str], tmp_path: Any
 ) -> None:
     async with dataset_env(kube, namespace) as env:
         bundle = await secret_bundle(kube, namespace)
@@ -210,7 +210,7 @@ async def test_malformed_review_gets_a_400_over_tls(
 
 
 async def test_plugin_profile_configmap_is_reloaded(
-    kube: KubeClient, namespace: str, webhook_crds: list[str]
+    kube: KubeClient, namespace: str, fluid_crds: list[str]
 ) -> None:
     async with dataset_env(kube, namespace) as env:
         pod = objs.pod(namespace, "trainer", claims=("imagenet",))
@@ -234,7 +234,7 @@ def _touched_without_affinity(pod: dict[str, Any]) -> bool:
 
 
 async def test_expiring_certificate_is_rotated_at_start_and_reloaded_when_changed(
-    kube: KubeClient, namespace: str, webhook_crds: list[str]
+    kube: KubeClient, namespace: str, fluid_crds: list[str]
 ) -> None:
     names = certs.serving_names("fluid-pod-admission-webhook", namespace)
     expiring = certs.issue(names=names, leaf_validity=certs.ROTATE_BEFORE - datetime.timedelta(days=1))
@@ -301,7 +301,7 @@ async def test_replicas_racing_on_an_empty_secret_agree(kube: KubeClient, namesp
 
 
 async def test_validation_path_is_served_by_the_same_server(
-    kube: KubeClient, namespace: str, webhook_crds: list[str]
+    kube: KubeClient, namespace: str, fluid_crds: list[str]
 ) -> None:
     async with dataset_env(kube, namespace):
         bad = objs.dataset(namespace, "20-hbase")
@@ -319,7 +319,7 @@ async def test_validation_path_is_served_by_the_same_server(
 
 
 async def test_two_replicas_serve_the_same_certificate(
-    kube: KubeClient, namespace: str, webhook_crds: list[str]
+    kube: KubeClient, namespace: str, fluid_crds: list[str]
 ) -> None:
     async with dataset_env(kube, namespace) as first:
         second = wenv.WebhookEnv(

@@ -57,7 +57,7 @@ def injected(pod: dict[str, Any]) -> bool:
 
 
 async def test_platform_key_routes_the_seed_pod_and_is_patched_in_and_out(
-    kube: KubeClient, namespace: str, webhook_crds: list[str]
+    kube: KubeClient, namespace: str, fluid_crds: list[str]
 ) -> None:
     async with jfsdemo(kube, namespace, platform_key=KEY) as env:
         assert KEY in (await conditions(kube, env.mutating_name))["sidecar.fuse.fluid.io"]
@@ -79,7 +79,7 @@ async def test_platform_key_routes_the_seed_pod_and_is_patched_in_and_out(
 
 
 async def test_file_prefetcher_container_is_accepted_by_the_api_server(
-    kube: KubeClient, namespace: str, webhook_crds: list[str]
+    kube: KubeClient, namespace: str, fluid_crds: list[str]
 ) -> None:
     async with jfsdemo(kube, namespace) as env:
         pod = objs.pod(namespace, "reader", claims=("jfsdemo",), annotations={
@@ -94,7 +94,7 @@ async def test_file_prefetcher_container_is_accepted_by_the_api_server(
 
 
 async def test_unknown_plugin_is_left_out_and_reported_on_the_configmap(
-    kube: KubeClient, namespace: str, webhook_crds: list[str]
+    kube: KubeClient, namespace: str, fluid_crds: list[str]
 ) -> None:
     async with jfsdemo(kube, namespace) as env:
         await kube.create({
