@@ -99,9 +99,6 @@ class Tally(Collector):
         """Count one occurrence of ``labels`` (one value per label name, in order)."""
         self._counts[labels] = self._counts.get(labels, 0) + 1
 
-    def value(self, *labels: str) -> int:
-        return self._counts.get(labels, 0)
-
     def collect(self) -> Iterator[Metric]:
         family = CounterMetricFamily(self._name, self._documentation, labels=self._labelnames)
         for labels, count in list(self._counts.items()):
